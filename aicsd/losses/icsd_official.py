@@ -1,0 +1,81 @@
+"""The released code's ICSD arithmetic, vectorised (github AmirMansurian/AICSD, ``distiller.py``).
+
+The released loss loops over the class pairs i <= j of the 21 VOC classes and calls
+``KLDivLoss(reduction="batchmean")(P_i, P_j)`` on probabilities ``P = softmax(logits / T, dim=2)``,
+which is a softmax over the *height* only (one distribution per image column). ``KLDivLoss``
+expects log-probabilities as its first argument; fed probabilities it returns
+
+    m(i, j) = 1/B sum_{b,h,w} [ P_j log P_j  -  P_j P_i ]          for i <= j, mirrored to (j, i),
+
+so the released "ICS matrix" is ``neg_entropy[max(i, j)] - cross[i, j]`` with
+
+    neg_entropy[c] = 1/B sum_{b,h,w} P_c log P_c,     cross[i, j] = 1/B sum_{b,h,w} P_i P_j,
+
+one C x C matrix for the whole batch. Rows are L2-normalised and the mean squared difference is
+divided by B once more. This module computes exactly that, for any C and device, without a loop.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from aicsd.losses.precision import at_least_float32, autocast_disabled
+
+
+def released_ics_matrix(logits: Tensor, temperature: float = 1.0) -> Tensor:
+    """The released code's batch-pooled "ICS matrix": (B, C, H, W) logits -> (C, C).
+
+    Symmetric by construction; entries are dominated by the negative column entropy of the class
+    ``max(i, j)`` (see the module docstring). float32 inside, also under autocast.
+    """
+    if logits.dim() != 4:
+        raise ValueError(f"expected logits of shape (B, C, H, W), got {tuple(logits.shape)}")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    batch, classes = logits.shape[:2]
+    with autocast_disabled(logits):
+        log_p = F.log_softmax(at_least_float32(logits) / temperature, dim=2)
+        p = log_p.exp()
+        neg_entropy = (p * log_p).sum(dim=(0, 2, 3)) / batch
+        per_class = p.transpose(0, 1).reshape(classes, -1)
+        cross = per_class @ per_class.T / batch
+        index = torch.arange(classes, device=logits.device)
+        later_class = torch.maximum(index.unsqueeze(0), index.unsqueeze(1))
+        return neg_entropy[later_class] - cross
+
+
+def released_icsd_loss(student: Tensor, teacher: Tensor, temperature: float = 1.0) -> Tensor:
+    """The released ``lo_loss`` without its lambda: (B, C, H, W) logits twice -> scalar.
+
+    ``mean((normalize(M_S, dim=1) - normalize(M_T, dim=1))^2) / B`` on the batch-pooled matrices
+    of :func:`released_ics_matrix`.
+    """
+    batch = student.shape[0]
+    student_rows = F.normalize(released_ics_matrix(student, temperature), p=2.0, dim=1)
+    teacher_rows = F.normalize(released_ics_matrix(teacher, temperature), p=2.0, dim=1)
+    return (student_rows - teacher_rows).pow(2).mean() / batch
+
+
+def entropy_dominance(logits: Tensor, temperature: float = 1.0) -> dict[str, float]:
+    """How much of the released matrix is the entropy term (digest item 4): (B, C, H, W) -> numbers.
+
+    The released entry is ``neg_entropy[max(i, j)] - cross[i, j]``. Returns the largest and the mean
+    share |cross| / |entry| over all entries, and the range of the row-normalised matrix.
+    """
+    with torch.no_grad():
+        matrix = released_ics_matrix(logits, temperature)
+        classes = matrix.shape[0]
+        index = torch.arange(classes, device=matrix.device)
+        later_class = torch.maximum(index.unsqueeze(0), index.unsqueeze(1))
+        log_p = F.log_softmax(at_least_float32(logits) / temperature, dim=2)
+        neg_entropy = (log_p.exp() * log_p).sum(dim=(0, 2, 3)) / logits.shape[0]
+        share = (neg_entropy[later_class] - matrix).abs() / matrix.abs()
+        normalised = F.normalize(matrix, p=2.0, dim=1)
+        return {
+            "max_cross_share": share.max().item(),
+            "mean_cross_share": share.mean().item(),
+            "normalised_min": normalised.min().item(),
+            "normalised_max": normalised.max().item(),
+        }
