@@ -18,6 +18,7 @@ from aicsd.losses import (
 )
 from aicsd.losses.calibration import segmentation_like_logits
 from aicsd.losses.icsd_official import entropy_dominance
+from aicsd.losses.pairwise import autograd_entry_gradients, ics_entry_gradients, ics_matrix_by_pairs
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -241,3 +242,16 @@ def test_bad_arguments_raise_clear_errors():
 def test_released_loss_function_equals_the_official_variant():
     student, teacher = random_logits((2, 4, 5, 5), seed=16), random_logits((2, 4, 5, 5), seed=17)
     assert released_icsd_loss(student, teacher) == ICSDLoss(variant="official")(student, teacher)
+
+
+def test_pairwise_definition_and_closed_form_gradient_agree_with_the_vectorised_matrix():
+    logits = random_logits((2, 4, 5, 6), seed=18).double()
+    torch.testing.assert_close(ics_matrix_by_pairs(logits), ics_matrix(logits))
+    torch.testing.assert_close(ics_matrix_by_pairs(logits).numpy(), ics_double_loop(logits.numpy()))
+    for temperature in (1.0, 2.0):
+        closed = ics_entry_gradients(logits, 1, 3, temperature)
+        auto = autograd_entry_gradients(logits, 1, 3, temperature)
+        for c, a in zip(closed, auto):
+            torch.testing.assert_close(c, a)
+    with pytest.raises(ValueError, match="i != j"):
+        ics_entry_gradients(logits, 2, 2)
