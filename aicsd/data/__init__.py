@@ -1,0 +1,37 @@
+"""Segmentation datasets (generated, Pascal VOC 2012 + SBD, Cityscapes, CamVid) and transforms.
+
+``build_dataset(name, root, split, transforms=None)`` returns items ``(image, mask)``;
+``dataset_info(name)`` gives classes and palette; ``make_synthetic`` / ``ensure_synthetic`` write
+the generated default dataset; ``aicsd.data.transforms`` holds the joint image + mask transforms.
+"""
+
+from aicsd.data.files import SegmentationFiles
+from aicsd.data.info import IGNORE_INDEX, DatasetInfo
+from aicsd.data.registry import DATASETS, build_dataset, dataset_info, dataset_splits
+from aicsd.data.synthetic import (
+    DEFAULT_SYNTHETIC_ROOT,
+    ensure_synthetic,
+    make_synthetic,
+    synthetic_is_complete,
+)
+from aicsd.data.transforms import eval_transforms, pad_collate, train_transforms
+from aicsd.data.visualize import colorize_mask, save_sample_grid
+
+__all__ = [
+    "DATASETS",
+    "DEFAULT_SYNTHETIC_ROOT",
+    "IGNORE_INDEX",
+    "DatasetInfo",
+    "SegmentationFiles",
+    "build_dataset",
+    "colorize_mask",
+    "dataset_info",
+    "dataset_splits",
+    "ensure_synthetic",
+    "eval_transforms",
+    "make_synthetic",
+    "pad_collate",
+    "save_sample_grid",
+    "synthetic_is_complete",
+    "train_transforms",
+]

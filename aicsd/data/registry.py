@@ -1,0 +1,58 @@
+"""Name -> dataset builder and metadata: ``build_dataset`` and ``dataset_info``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from types import MappingProxyType
+
+from torch.utils.data import Dataset
+
+from aicsd.data.camvid import CAMVID_INFO, CAMVID_SPLITS, build_camvid
+from aicsd.data.cityscapes import CITYSCAPES_INFO, CITYSCAPES_SPLITS, build_cityscapes
+from aicsd.data.files import SegmentationFiles, Transforms
+from aicsd.data.info import DatasetInfo
+from aicsd.data.synthetic import SYNTHETIC_SPLITS, build_synthetic
+from aicsd.data.synthetic_classes import SYNTHETIC_INFO
+from aicsd.data.voc import VOC_INFO, VOC_SPLITS, build_voc
+
+Builder = Callable[[str | Path, str, Transforms | None], SegmentationFiles]
+
+_REGISTRY: MappingProxyType[str, tuple[Builder, DatasetInfo, tuple[str, ...]]] = MappingProxyType(
+    {
+        "synthetic": (build_synthetic, SYNTHETIC_INFO, SYNTHETIC_SPLITS),
+        "voc": (build_voc, VOC_INFO, VOC_SPLITS),
+        "cityscapes": (build_cityscapes, CITYSCAPES_INFO, CITYSCAPES_SPLITS),
+        "camvid": (build_camvid, CAMVID_INFO, CAMVID_SPLITS),
+    }
+)
+DATASETS = tuple(_REGISTRY)
+
+
+def _entry(name: str) -> tuple[Builder, DatasetInfo, tuple[str, ...]]:
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown dataset {name!r}; valid names are {DATASETS}")
+    return _REGISTRY[name]
+
+
+def dataset_info(name: str) -> DatasetInfo:
+    """Metadata (classes, palette, ignore index) of dataset ``name``; no files are read."""
+    return _entry(name)[1]
+
+
+def dataset_splits(name: str) -> tuple[str, ...]:
+    """The split names ``build_dataset(name, ...)`` accepts."""
+    return _entry(name)[2]
+
+
+def build_dataset(name: str, root: str | Path, split: str, transforms: Transforms | None = None) -> Dataset:
+    """Dataset ``name`` ("synthetic", "voc", "cityscapes", "camvid"), ``split``, under ``root``.
+
+    Items are ``(image, mask)``: without ``transforms`` a ``tv_tensors.Image`` uint8 (3, H, W) and a
+    ``tv_tensors.Mask`` int64 (H, W) with train ids and 255 = ignore; with them, whatever
+    ``transforms(image, mask)`` returns. The result has ``.info`` (DatasetInfo).
+    """
+    builder, _, splits = _entry(name)
+    if split not in splits:
+        raise ValueError(f"{name}: unknown split {split!r}; valid splits are {splits}")
+    return builder(root, split, transforms)

@@ -1,0 +1,163 @@
+"""Write and read the generated default dataset, in the Pascal VOC 2012 on-disk layout.
+
+``make_synthetic(root)`` writes ``root/VOCdevkit/VOC2012/{JPEGImages, SegmentationClass,
+ImageSets/Segmentation/{train,val}.txt, SYNTHETIC.json}``; the same VOC reader then loads it. Output
+is byte-identical for the same parameters. The set is generated in a temporary folder under
+``root`` and moved into place at the end, so an interrupted run leaves no half-written dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from aicsd.data.files import SegmentationFiles, Transforms
+from aicsd.data.info import voc_colormap
+from aicsd.data.synthetic_classes import SYNTHETIC_CLASSES, SYNTHETIC_INFO
+from aicsd.data.synthetic_render import render_sample
+from aicsd.data.voc import build_voc
+
+GENERATOR_VERSION = 1
+DEFAULT_SYNTHETIC_ROOT = Path(__file__).resolve().parents[2] / "data" / "synthetic"
+"""``data/synthetic`` in the repository checkout."""
+SYNTHETIC_SPLITS = ("train", "val")
+JPEG_QUALITY = 85
+METADATA_FILE = "SYNTHETIC.json"
+
+
+def _voc_dir(root: Path) -> Path:
+    return root / "VOCdevkit" / "VOC2012"
+
+
+def _parameters(seed: int, num_train: int, num_val: int, image_size: tuple[int, int]) -> dict[str, Any]:
+    if num_train < 1 or num_val < 1:
+        raise ValueError(f"num_train and num_val must be >= 1, got {num_train} and {num_val}")
+    low, high = image_size
+    if not 32 <= low <= high:
+        raise ValueError(f"image_size must be (min_side, max_side) with 32 <= min <= max, got {image_size}")
+    return {
+        "generator_version": GENERATOR_VERSION,
+        "seed": int(seed),
+        "num_train": int(num_train),
+        "num_val": int(num_val),
+        "image_size": [int(low), int(high)],
+    }
+
+
+def _write_split(voc_dir: Path, split_id: int, split: str, count: int, params: dict[str, Any]) -> None:
+    palette = voc_colormap().reshape(-1).tolist()
+    low, high = params["image_size"]
+    names = []
+    for index in range(count):
+        rng = np.random.default_rng([params["seed"], split_id, index])
+        height, width = (int(side) for side in rng.integers(low, high + 1, 2))
+        image, mask = render_sample(rng, height, width, anchor=1 + index % len(SYNTHETIC_CLASSES))
+        name = f"{split}_{index:05d}"
+        Image.fromarray(image).save(voc_dir / "JPEGImages" / f"{name}.jpg", quality=JPEG_QUALITY)
+        label = Image.fromarray(mask)
+        label.putpalette(palette)
+        label.save(voc_dir / "SegmentationClass" / f"{name}.png")
+        names.append(name)
+    (voc_dir / "ImageSets" / "Segmentation" / f"{split}.txt").write_text("\n".join(names) + "\n")
+
+
+def make_synthetic(
+    root: str | Path = DEFAULT_SYNTHETIC_ROOT,
+    *,
+    seed: int = 0,
+    num_train: int = 1000,
+    num_val: int = 300,
+    image_size: tuple[int, int] = (64, 96),
+) -> Path:
+    """Generate the synthetic dataset under ``root`` (replacing an older generated one); returns ``root``.
+
+    Args:
+        root: dataset root; the files go to ``root/VOCdevkit/VOC2012``.
+        seed: generator seed; sample ``i`` of split ``s`` uses ``default_rng([seed, s, i])``.
+        num_train, num_val: number of images per split.
+        image_size: (min_side, max_side); height and width are drawn independently in it.
+
+    Raises:
+        FileExistsError: ``root/VOCdevkit`` exists but was not written by this generator.
+    """
+    root = Path(root)
+    params = _parameters(seed, num_train, num_val, image_size)
+    final = root / "VOCdevkit"
+    if final.exists() and not (_voc_dir(root) / METADATA_FILE).is_file():
+        raise FileExistsError(
+            f"{final} exists but has no {METADATA_FILE}: it is not a generated dataset, so it is left "
+            f"alone; choose another root or remove that folder"
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=root, prefix=".synthetic-") as tmp:
+        voc_dir = _voc_dir(Path(tmp))
+        for sub in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
+            (voc_dir / sub).mkdir(parents=True)
+        for split_id, split in enumerate(SYNTHETIC_SPLITS):
+            _write_split(voc_dir, split_id, split, params[f"num_{split}"], params)
+        info = SYNTHETIC_INFO
+        metadata = {**params, "num_classes": info.num_classes, "classes": info.class_names}
+        (voc_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
+        if final.exists():
+            os.replace(final, Path(tmp) / "previous")
+        os.replace(Path(tmp) / "VOCdevkit", final)
+    return root
+
+
+def synthetic_is_complete(
+    root: str | Path,
+    *,
+    seed: int = 0,
+    num_train: int = 1000,
+    num_val: int = 300,
+    image_size: tuple[int, int] = (64, 96),
+) -> bool:
+    """Whether ``root`` holds a complete dataset generated with exactly these parameters."""
+    voc_dir = _voc_dir(Path(root))
+    try:
+        metadata = json.loads((voc_dir / METADATA_FILE).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return False
+    params = _parameters(seed, num_train, num_val, image_size)
+    if any(metadata.get(key) != value for key, value in params.items()):
+        return False
+    total = num_train + num_val
+    lists = voc_dir / "ImageSets" / "Segmentation"
+    return (
+        all((lists / f"{split}.txt").is_file() for split in SYNTHETIC_SPLITS)
+        and sum(1 for _ in (voc_dir / "JPEGImages").glob("*.jpg")) == total
+        and sum(1 for _ in (voc_dir / "SegmentationClass").glob("*.png")) == total
+    )
+
+
+def ensure_synthetic(
+    root: str | Path = DEFAULT_SYNTHETIC_ROOT,
+    *,
+    seed: int = 0,
+    num_train: int = 1000,
+    num_val: int = 300,
+    image_size: tuple[int, int] = (64, 96),
+) -> Path:
+    """Generate the dataset only if ``root`` lacks a complete one with these parameters; returns ``root``."""
+    kwargs: dict[str, Any] = dict(seed=seed, num_train=num_train, num_val=num_val, image_size=image_size)
+    if not synthetic_is_complete(root, **kwargs):
+        make_synthetic(root, **kwargs)
+    return Path(root)
+
+
+def build_synthetic(root: str | Path, split: str, transforms: Transforms | None = None) -> SegmentationFiles:
+    """The generated dataset's ``split`` ("train" or "val") under ``root``, read by the VOC reader."""
+    if split not in SYNTHETIC_SPLITS:
+        raise ValueError(f"synthetic: unknown split {split!r}; valid splits are {SYNTHETIC_SPLITS}")
+    if not (_voc_dir(Path(root)) / METADATA_FILE).is_file():
+        raise FileNotFoundError(
+            f"synthetic: no generated dataset at {root} (missing VOCdevkit/VOC2012/{METADATA_FILE}); "
+            f"create it with `python -m aicsd make-synthetic` or aicsd.data.ensure_synthetic(root)"
+        )
+    return build_voc(root, split, transforms, info=SYNTHETIC_INFO)

@@ -1,0 +1,189 @@
+"""The generated dataset: determinism, VOC layout, class coverage, atomic (re)generation."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torchvision import tv_tensors
+from torchvision.datasets import VOCSegmentation
+
+import aicsd.data.synthetic as synthetic
+from aicsd.data import (
+    build_dataset,
+    dataset_info,
+    ensure_synthetic,
+    make_synthetic,
+    save_sample_grid,
+    synthetic_is_complete,
+)
+from aicsd.data.info import voc_colormap
+from aicsd.data.synthetic_classes import CO_OCCURRENCE, SYNTHETIC_CLASSES
+from aicsd.data.synthetic_render import render_sample
+
+SMALL = dict(num_train=40, num_val=10)
+
+
+def _tree_hashes(root: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def small_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_synthetic(tmp_path_factory.mktemp("synthetic"), seed=0, **SMALL)
+
+
+def test_same_seed_gives_byte_identical_files(small_root: Path, tmp_path: Path) -> None:
+    again = make_synthetic(tmp_path / "again", seed=0, **SMALL)
+    first, second = _tree_hashes(small_root), _tree_hashes(again)
+    assert len(first) == 2 * (40 + 10) + 3  # jpg + png per image, two split lists, metadata
+    assert first == second
+
+
+def test_different_seed_gives_different_images(small_root: Path, tmp_path: Path) -> None:
+    other = _tree_hashes(make_synthetic(tmp_path / "other", seed=1, **SMALL))
+    first = _tree_hashes(small_root)
+    images = [name for name in first if name.endswith(".jpg")]
+    assert set(first) == set(other)
+    assert all(first[name] != other[name] for name in images)
+
+
+def test_layout_is_readable_by_torchvision_voc(small_root: Path) -> None:
+    voc = VOCSegmentation(str(small_root), year="2012", image_set="val", download=False)
+    image, mask = voc[0]
+    assert len(voc) == 10
+    assert image.mode == "RGB" and mask.mode == "P"
+    palette = np.array(mask.getpalette(), dtype=np.uint8).reshape(-1, 3)
+    assert np.array_equal(palette[:256], voc_colormap())
+    metadata = json.loads((small_root / "VOCdevkit/VOC2012/SYNTHETIC.json").read_text())
+    assert metadata["seed"] == 0 and metadata["num_train"] == 40 and metadata["num_val"] == 10
+    assert metadata["classes"] == list(dataset_info("synthetic").class_names)
+
+
+def test_items_through_build_dataset(small_root: Path) -> None:
+    train = build_dataset("synthetic", small_root, "train")
+    val = build_dataset("synthetic", small_root, "val")
+    assert (len(train), len(val)) == (40, 10)
+    present: set[int] = set()
+    for image, mask in train:
+        assert isinstance(image, tv_tensors.Image) and image.dtype == torch.uint8
+        assert isinstance(mask, tv_tensors.Mask) and mask.dtype == torch.int64
+        assert image.shape[0] == 3 and image.shape[1:] == mask.shape
+        assert 64 <= mask.shape[0] <= 96 and 64 <= mask.shape[1] <= 96
+        values = set(np.unique(mask.numpy()).tolist())
+        assert values <= set(range(21)) | {255}
+        present |= values
+    assert present == set(range(21)) | {255}
+
+
+def test_class_table_has_the_designed_relations() -> None:
+    by_label = {c.label: c for c in SYNTHETIC_CLASSES}
+    assert sorted(by_label) == list(range(1, 21))
+    assert len({(c.shape, c.colour, c.texture) for c in SYNTHETIC_CLASSES}) == 20
+    for c in SYNTHETIC_CLASSES:
+        family = [m for m in SYNTHETIC_CLASSES if m.family == c.family]
+        assert {m.shape for m in family} == {c.shape} and len(family) == 4
+        same_look = [m for m in SYNTHETIC_CLASSES if (m.colour, m.texture) == (c.colour, c.texture)]
+        if c.role in ("look-alike", "texture twin"):
+            assert len({m.shape for m in same_look}) == 2, c
+    for a, b, placement in CO_OCCURRENCE:
+        assert by_label[a].family != by_label[b].family
+        assert placement in ("concentric", "adjacent")
+
+
+def test_render_sample_draws_anchor_on_top_and_marks_contours() -> None:
+    for anchor in range(1, 21):
+        image, mask = render_sample(np.random.default_rng(anchor), 80, 72, anchor)
+        assert image.shape == (80, 72, 3) and image.dtype == np.uint8
+        assert mask.shape == (80, 72) and (mask == anchor).sum() > 0
+        changes = (mask[:, 1:] != mask[:, :-1]) & (mask[:, 1:] != 255) & (mask[:, :-1] != 255)
+        assert not changes.any()
+    with pytest.raises(ValueError, match="anchor"):
+        render_sample(np.random.default_rng(0), 64, 64, 21)
+
+
+def test_ensure_synthetic_reuses_complete_and_regenerates_incomplete(tmp_path: Path) -> None:
+    root = ensure_synthetic(tmp_path, seed=3, num_train=4, num_val=2)
+    marker = root / "VOCdevkit/VOC2012/JPEGImages/train_00000.jpg"
+    stamp = marker.stat().st_mtime_ns
+    ensure_synthetic(root, seed=3, num_train=4, num_val=2)
+    assert marker.stat().st_mtime_ns == stamp
+    (root / "VOCdevkit/VOC2012/SegmentationClass/val_00001.png").unlink()
+    assert not synthetic_is_complete(root, seed=3, num_train=4, num_val=2)
+    ensure_synthetic(root, seed=3, num_train=4, num_val=2)
+    assert synthetic_is_complete(root, seed=3, num_train=4, num_val=2)
+    assert not synthetic_is_complete(root, seed=4, num_train=4, num_val=2)
+    ensure_synthetic(root, seed=4, num_train=4, num_val=2)
+    assert synthetic_is_complete(root, seed=4, num_train=4, num_val=2)
+
+
+def test_interrupted_generation_keeps_previous_dataset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_synthetic(tmp_path, seed=0, num_train=3, num_val=2)
+    before = _tree_hashes(tmp_path / "VOCdevkit")
+    calls = []
+
+    def failing(*args: object, **kwargs: object) -> tuple[np.ndarray, np.ndarray]:
+        calls.append(1)
+        if len(calls) > 2:
+            raise KeyboardInterrupt
+        return render_sample(*args, **kwargs)
+
+    monkeypatch.setattr(synthetic, "render_sample", failing)
+    with pytest.raises(KeyboardInterrupt):
+        make_synthetic(tmp_path, seed=9, num_train=3, num_val=2)
+    assert _tree_hashes(tmp_path / "VOCdevkit") == before
+    assert [p.name for p in tmp_path.iterdir()] == ["VOCdevkit"]
+    assert synthetic_is_complete(tmp_path, seed=0, num_train=3, num_val=2)
+
+
+def test_refuses_to_replace_foreign_vocdevkit(tmp_path: Path) -> None:
+    (tmp_path / "VOCdevkit/VOC2012").mkdir(parents=True)
+    with pytest.raises(FileExistsError, match="not a generated dataset"):
+        make_synthetic(tmp_path, num_train=2, num_val=1)
+    with pytest.raises(FileExistsError):
+        ensure_synthetic(tmp_path, num_train=2, num_val=1)
+
+
+def test_bad_parameters_and_missing_dataset(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="num_train"):
+        make_synthetic(tmp_path, num_train=0)
+    with pytest.raises(ValueError, match="image_size"):
+        make_synthetic(tmp_path, image_size=(96, 64))
+    with pytest.raises(FileNotFoundError, match="make-synthetic"):
+        build_dataset("synthetic", tmp_path / "absent", "train")
+    with pytest.raises(ValueError, match="valid splits"):
+        build_dataset("synthetic", tmp_path, "train_aug")
+
+
+def test_sample_grid_png(small_root: Path, tmp_path: Path) -> None:
+    val = build_dataset("synthetic", small_root, "val")
+    path = save_sample_grid(val, tmp_path / "grid.png", num_samples=4)
+    with Image.open(path) as grid:
+        assert grid.mode == "RGB"
+        assert grid.width >= 8 * 64 and grid.height >= 64
+        pixels = np.asarray(grid)
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 21
+
+
+@pytest.mark.slow
+def test_default_size_counts_and_coverage(tmp_path: Path) -> None:
+    root = make_synthetic(tmp_path)
+    lists = root / "VOCdevkit/VOC2012/ImageSets/Segmentation"
+    assert len((lists / "train.txt").read_text().split()) == 1000
+    assert len((lists / "val.txt").read_text().split()) == 300
+    pixels = np.zeros(256, dtype=np.int64)
+    for png in (root / "VOCdevkit/VOC2012/SegmentationClass").glob("train_*.png"):
+        pixels += np.bincount(np.asarray(Image.open(png)).ravel(), minlength=256)
+    assert set(np.flatnonzero(pixels)) == set(range(21)) | {255}
+    assert pixels[1:21].min() > 0.2 * pixels[1:21].mean()
