@@ -21,6 +21,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_losses.py
+	$(PY) benchmarks/bench_step.py $$($(PY) -c "import torch; print('' if torch.cuda.is_available() else '--small')")
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info
