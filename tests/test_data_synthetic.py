@@ -26,7 +26,7 @@ from aicsd.data.info import voc_colormap
 from aicsd.data.synthetic_classes import CO_OCCURRENCE, SYNTHETIC_CLASSES
 from aicsd.data.synthetic_render import render_sample
 
-SMALL = dict(num_train=40, num_val=10)
+SMALL = dict(num_train=40, num_val=10, num_test=6)
 
 
 def _tree_hashes(root: Path) -> dict[str, str]:
@@ -45,7 +45,7 @@ def small_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_same_seed_gives_byte_identical_files(small_root: Path, tmp_path: Path) -> None:
     again = make_synthetic(tmp_path / "again", seed=0, **SMALL)
     first, second = _tree_hashes(small_root), _tree_hashes(again)
-    assert len(first) == 2 * (40 + 10) + 3  # jpg + png per image, two split lists, metadata
+    assert len(first) == 2 * (40 + 10 + 6) + 4  # jpg + png per image, three split lists, metadata
     assert first == second
 
 
@@ -72,7 +72,9 @@ def test_layout_is_readable_by_torchvision_voc(small_root: Path) -> None:
 def test_items_through_build_dataset(small_root: Path) -> None:
     train = build_dataset("synthetic", small_root, "train")
     val = build_dataset("synthetic", small_root, "val")
-    assert (len(train), len(val)) == (40, 10)
+    test = build_dataset("synthetic", small_root, "test")
+    assert (len(train), len(val), len(test)) == (40, 10, 6)
+    assert not {img.name for img, _ in test.samples} & {img.name for img, _ in val.samples}
     present: set[int] = set()
     for image, mask in train:
         assert isinstance(image, tv_tensors.Image) and image.dtype == torch.uint8

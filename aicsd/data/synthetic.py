@@ -1,8 +1,9 @@
 """Write and read the generated default dataset, in the Pascal VOC 2012 on-disk layout.
 
 ``make_synthetic(root)`` writes ``root/VOCdevkit/VOC2012/{JPEGImages, SegmentationClass,
-ImageSets/Segmentation/{train,val}.txt, SYNTHETIC.json}``; the same VOC reader then loads it. Output
-is byte-identical for the same parameters. The set is generated in a temporary folder under
+ImageSets/Segmentation/{train,val,test}.txt, SYNTHETIC.json}``; the same VOC reader then loads it. Output
+is byte-identical for the same parameters. ``test`` is a held-out split: the book reports it, while
+``val`` is what training curves and any choice of the CPU profile looked at. The set is generated in a temporary folder under
 ``root`` and moved into place at the end, so an interrupted run leaves no half-written dataset.
 """
 
@@ -23,10 +24,10 @@ from aicsd.data.synthetic_classes import SYNTHETIC_CLASSES, SYNTHETIC_INFO
 from aicsd.data.synthetic_render import render_sample
 from aicsd.data.voc import build_voc
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 DEFAULT_SYNTHETIC_ROOT = Path(__file__).resolve().parents[2] / "data" / "synthetic"
 """``data/synthetic`` in the repository checkout."""
-SYNTHETIC_SPLITS = ("train", "val")
+SYNTHETIC_SPLITS = ("train", "val", "test")
 JPEG_QUALITY = 85
 METADATA_FILE = "SYNTHETIC.json"
 
@@ -35,9 +36,13 @@ def _voc_dir(root: Path) -> Path:
     return root / "VOCdevkit" / "VOC2012"
 
 
-def _parameters(seed: int, num_train: int, num_val: int, image_size: tuple[int, int]) -> dict[str, Any]:
-    if num_train < 1 or num_val < 1:
-        raise ValueError(f"num_train and num_val must be >= 1, got {num_train} and {num_val}")
+def _parameters(
+    seed: int, num_train: int, num_val: int, num_test: int, image_size: tuple[int, int]
+) -> dict[str, Any]:
+    if min(num_train, num_val, num_test) < 1:
+        raise ValueError(
+            f"num_train, num_val and num_test must be >= 1, got {num_train}, {num_val} and {num_test}"
+        )
     low, high = image_size
     if not 32 <= low <= high:
         raise ValueError(f"image_size must be (min_side, max_side) with 32 <= min <= max, got {image_size}")
@@ -46,6 +51,7 @@ def _parameters(seed: int, num_train: int, num_val: int, image_size: tuple[int, 
         "seed": int(seed),
         "num_train": int(num_train),
         "num_val": int(num_val),
+        "num_test": int(num_test),
         "image_size": [int(low), int(high)],
     }
 
@@ -73,6 +79,7 @@ def make_synthetic(
     seed: int = 0,
     num_train: int = 1000,
     num_val: int = 300,
+    num_test: int = 300,
     image_size: tuple[int, int] = (64, 96),
 ) -> Path:
     """Generate the synthetic dataset under ``root`` (replacing an older generated one); returns ``root``.
@@ -80,14 +87,14 @@ def make_synthetic(
     Args:
         root: dataset root; the files go to ``root/VOCdevkit/VOC2012``.
         seed: generator seed; sample ``i`` of split ``s`` uses ``default_rng([seed, s, i])``.
-        num_train, num_val: number of images per split.
+        num_train, num_val, num_test: number of images per split.
         image_size: (min_side, max_side); height and width are drawn independently in it.
 
     Raises:
         FileExistsError: ``root/VOCdevkit`` exists but was not written by this generator.
     """
     root = Path(root)
-    params = _parameters(seed, num_train, num_val, image_size)
+    params = _parameters(seed, num_train, num_val, num_test, image_size)
     final = root / "VOCdevkit"
     if final.exists() and not (_voc_dir(root) / METADATA_FILE).is_file():
         raise FileExistsError(
@@ -116,6 +123,7 @@ def synthetic_is_complete(
     seed: int = 0,
     num_train: int = 1000,
     num_val: int = 300,
+    num_test: int = 300,
     image_size: tuple[int, int] = (64, 96),
 ) -> bool:
     """Whether ``root`` holds a complete dataset generated with exactly these parameters."""
@@ -124,10 +132,10 @@ def synthetic_is_complete(
         metadata = json.loads((voc_dir / METADATA_FILE).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return False
-    params = _parameters(seed, num_train, num_val, image_size)
+    params = _parameters(seed, num_train, num_val, num_test, image_size)
     if any(metadata.get(key) != value for key, value in params.items()):
         return False
-    total = num_train + num_val
+    total = num_train + num_val + num_test
     lists = voc_dir / "ImageSets" / "Segmentation"
     return (
         all((lists / f"{split}.txt").is_file() for split in SYNTHETIC_SPLITS)
@@ -142,17 +150,20 @@ def ensure_synthetic(
     seed: int = 0,
     num_train: int = 1000,
     num_val: int = 300,
+    num_test: int = 300,
     image_size: tuple[int, int] = (64, 96),
 ) -> Path:
     """Generate the dataset only if ``root`` lacks a complete one with these parameters; returns ``root``."""
-    kwargs: dict[str, Any] = dict(seed=seed, num_train=num_train, num_val=num_val, image_size=image_size)
+    kwargs: dict[str, Any] = dict(
+        seed=seed, num_train=num_train, num_val=num_val, num_test=num_test, image_size=image_size
+    )
     if not synthetic_is_complete(root, **kwargs):
         make_synthetic(root, **kwargs)
     return Path(root)
 
 
 def build_synthetic(root: str | Path, split: str, transforms: Transforms | None = None) -> SegmentationFiles:
-    """The generated dataset's ``split`` ("train" or "val") under ``root``, read by the VOC reader."""
+    """The generated dataset's ``split`` ("train", "val" or "test") under ``root``, read by the VOC reader."""
     if split not in SYNTHETIC_SPLITS:
         raise ValueError(f"synthetic: unknown split {split!r}; valid splits are {SYNTHETIC_SPLITS}")
     if not (_voc_dir(Path(root)) / METADATA_FILE).is_file():
@@ -160,4 +171,4 @@ def build_synthetic(root: str | Path, split: str, transforms: Transforms | None 
             f"synthetic: no generated dataset at {root} (missing VOCdevkit/VOC2012/{METADATA_FILE}); "
             f"create it with `python -m aicsd make-synthetic` or aicsd.data.ensure_synthetic(root)"
         )
-    return build_voc(root, split, transforms, info=SYNTHETIC_INFO)
+    return build_voc(root, split, transforms, info=SYNTHETIC_INFO, splits=SYNTHETIC_SPLITS)

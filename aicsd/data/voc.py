@@ -16,6 +16,7 @@ VOC_CLASSES = (
 )  # fmt: skip
 VOC_INFO = DatasetInfo("voc", len(VOC_CLASSES), VOC_CLASSES, voc_palette(len(VOC_CLASSES)))
 VOC_SPLITS = ("train", "val", "train_aug")
+TORCHVISION_VOC_SPLITS = ("train", "val", "trainval")
 
 VOC_LAYOUT = """\
   VOCdevkit/VOC2012/
@@ -31,8 +32,13 @@ VOC_LAYOUT = """\
 
 
 def _voc_pairs(root: Path, split: str) -> list[tuple[Path, Path]]:
-    voc = VOCSegmentation(str(root), year="2012", image_set=split, download=False)
-    return [(Path(image), Path(mask)) for image, mask in zip(voc.images, voc.masks, strict=True)]
+    """Pairs of a split list: torchvision's reader for VOC's own lists, the same layout rule for others."""
+    if split in TORCHVISION_VOC_SPLITS:
+        voc = VOCSegmentation(str(root), year="2012", image_set=split, download=False)
+        return [(Path(image), Path(mask)) for image, mask in zip(voc.images, voc.masks, strict=True)]
+    voc_dir = root / "VOCdevkit" / "VOC2012"
+    ids = (voc_dir / "ImageSets" / "Segmentation" / f"{split}.txt").read_text().split()
+    return [(voc_dir / "JPEGImages" / f"{i}.jpg", voc_dir / "SegmentationClass" / f"{i}.png") for i in ids]
 
 
 def _sbd_pairs(sbd_root: Path, split: str) -> list[tuple[Path, Path]]:
@@ -40,16 +46,19 @@ def _sbd_pairs(sbd_root: Path, split: str) -> list[tuple[Path, Path]]:
     return [(Path(image), Path(mask)) for image, mask in zip(sbd.images, sbd.masks, strict=True)]
 
 
-def voc_samples(root: Path, split: str, dataset: str = "voc") -> list[tuple[Path, Path]]:
+def voc_samples(
+    root: Path, split: str, dataset: str = "voc", splits: tuple[str, ...] = VOC_SPLITS
+) -> list[tuple[Path, Path]]:
     """Sorted ``(jpg, mask)`` pairs of a VOC 2012 split under ``root``.
 
     ``"train"`` / ``"val"``: the official segmentation lists (1464 / 1449 images).
     ``"train_aug"``: the standard SBD-augmented set of DeepLab (Chen et al.) and most segmentation
     KD work: (SBD train + SBD val + VOC train) minus every VOC val image, 10582 images. An image that
     has a VOC annotation keeps it (PNG, 255 boundaries); the rest use SBD's ``.mat`` masks.
+    ``splits`` are the valid names (a dataset in the VOC layout may have its own, e.g. ``"test"``).
     """
-    if split not in VOC_SPLITS:
-        raise ValueError(f"{dataset}: unknown split {split!r}; valid splits are {VOC_SPLITS}")
+    if split not in splits:
+        raise ValueError(f"{dataset}: unknown split {split!r}; valid splits are {splits}")
     voc_dir = root / "VOCdevkit" / "VOC2012"
     lists = voc_dir / "ImageSets" / "Segmentation"
     voc_split = "train" if split == "train_aug" else split
@@ -75,10 +84,11 @@ def build_voc(
     transforms: Transforms | None = None,
     *,
     info: DatasetInfo = VOC_INFO,
+    splits: tuple[str, ...] = VOC_SPLITS,
 ) -> SegmentationFiles:
     """Pascal VOC 2012 ``split`` under ``root`` (layout: ``VOC_LAYOUT``) as a SegmentationFiles.
 
-    ``info`` lets a dataset in the VOC layout (the generated one) reuse this reader.
+    ``info`` and ``splits`` let a dataset in the VOC layout (the generated one) reuse this reader.
     """
-    samples = voc_samples(Path(root), split, info.name)
+    samples = voc_samples(Path(root), split, info.name, splits)
     return SegmentationFiles(info, samples, identity_label_map(info.num_classes), transforms)
