@@ -36,3 +36,29 @@ def test_alw_schedule_plots_alpha_and_one_minus_alpha():
     ce, kd = fig.axes[0].lines[:2]
     np.testing.assert_allclose(ce.get_ydata(), [0, 0.25, 0.5, 0.75])
     np.testing.assert_allclose(kd.get_ydata(), [1, 0.75, 0.5, 0.25])
+
+
+def test_qualitative_grid_has_one_panel_per_image_and_column():
+    images = [np.zeros((6, 5, 3)), np.ones((4, 4, 3))]
+    gt = [np.zeros((6, 5), dtype=np.int64), np.full((4, 4), 255)]
+    fig = plots.qualitative_grid(images, {"ground truth": gt, "student": [np.ones((6, 5), dtype=np.int64), gt[1]]}, [(0, 0, 0), (255, 0, 0)])
+    assert len(fig.axes) == 6
+    assert [ax.get_title() for ax in fig.axes[:3]] == ["input", "ground truth", "student"]
+    assert tuple(fig.axes[4].images[0].get_array()[0, 0]) == (255, 255, 255)
+
+
+def test_method_bars_draws_every_student_method_pair():
+    import pandas as pd
+
+    table = pd.DataFrame(
+        {"student": ["r18", "r18", "mb2", "mb2"], "method": ["none", "aicsd"] * 2, "mean": [50.0, 55, 40, 44], "std": [1.0, 0.5, float("nan"), 2]}
+    )
+    fig = plots.method_bars(table)
+    heights = sorted(p.get_height() for p in fig.axes[0].patches)
+    assert heights == [40.0, 44.0, 50.0, 55.0]
+
+
+def test_training_curves_plots_each_run_and_skips_missing_values():
+    records = [{"epoch": 0, "val_miou": 0.1}, {"epoch": 1, "val_miou": None}, {"epoch": 2, "val_miou": 0.3}]
+    fig = plots.training_curves({"run": records}, ["val_miou"])
+    np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), [0.1, 0.3])

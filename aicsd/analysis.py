@@ -1,0 +1,73 @@
+"""Look inside finished runs: reload a trained network, predict, and average its ICS matrices.
+
+Used by the derivation and qualitative notebooks; everything reads a run's own ``config.json`` and
+``checkpoint.pt`` (loaded with ``weights_only=True``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from aicsd.data import build_dataset
+from aicsd.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transforms
+from aicsd.engine import RunConfig, read_config, run_dir
+from aicsd.engine.checkpoint import load_checkpoint
+from aicsd.losses import ics_matrix
+from aicsd.models import build_segmenter
+
+
+def _directory(run: RunConfig | str | Path) -> Path:
+    return run_dir(run) if isinstance(run, RunConfig) else Path(run)
+
+
+def load_model(run: RunConfig | str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """The network of a finished (or checkpointed) run, in eval mode on ``device``.
+
+    Raises FileNotFoundError naming the checkpoint when the run has none yet.
+    """
+    directory = _directory(run)
+    checkpoint = directory / "checkpoint.pt"
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"no checkpoint at {checkpoint}: train the run first (aicsd.experiments.run_all)")
+    cfg = read_config(directory)
+    model = build_segmenter(cfg.backbone, cfg.num_classes, output_stride=cfg.output_stride, width_multiplier=cfg.width_multiplier)
+    model.load_state_dict(load_checkpoint(checkpoint)["model"])
+    return model.eval().to(device)
+
+
+def eval_images(run: RunConfig | str | Path, split: str, indices: list[int]) -> tuple[list[Tensor], list[Tensor]]:
+    """Images of ``split`` under the run's eval transforms, one at a time: lists of (3, H, W) and (H, W).
+
+    Returned as Python lists because sizes differ between images.
+    """
+    directory = _directory(run)
+    cfg = read_config(directory)
+    dataset = build_dataset(cfg.dataset, cfg.data_root, split, transforms=eval_transforms(cfg.eval_mode, size=cfg.eval_size))
+    if max(indices, default=0) >= len(dataset):
+        raise IndexError(f"{split} of {cfg.dataset} has {len(dataset)} images; asked for index {max(indices)}")
+    pairs = [dataset[i] for i in indices]
+    return [image for image, _ in pairs], [mask for _, mask in pairs]
+
+
+def denormalize(image: Tensor) -> Tensor:
+    """An ImageNet-normalised image (3, H, W) back to RGB in [0, 1], as (H, W, 3) for display."""
+    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    return (image.cpu() * std + mean).clamp(0, 1).permute(1, 2, 0)
+
+
+@torch.inference_mode()
+def predict_logits(model: nn.Module, image: Tensor) -> Tensor:
+    """Logits (C, H, W) of one normalised image (3, H, W), on the model's device, returned on the CPU."""
+    device = next(model.parameters()).device
+    return model(image.unsqueeze(0).to(device))[0].float().cpu()
+
+
+@torch.inference_mode()
+def mean_ics_matrix(model: nn.Module, images: list[Tensor], temperature: float = 1.0) -> Tensor:
+    """The ICS matrix (C, C) averaged over ``images`` (each (3, H, W), processed alone: no padding)."""
+    matrices = [ics_matrix(predict_logits(model, image).unsqueeze(0), temperature)[0] for image in images]
+    return torch.stack(matrices).mean(dim=0)

@@ -1,0 +1,182 @@
+"""The runs behind each table of the book, and a runner that trains only what is missing.
+
+A table is a list of :class:`LabelledRun` (a group, a row label and one run config per seed).
+:func:`run_all` trains the teachers first, then the students (in parallel processes on the CPU),
+skipping every run whose ``result.json`` exists; :func:`collect` reads the finished results back.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pandas as pd
+import torch
+
+from aicsd.engine import RunConfig, distill, load_profile, read_result, run_dir, run_id, teacher_config, train_teacher
+from aicsd.engine.config import uses_teacher
+from aicsd.losses import weights
+
+STUDENTS = ("resnet18", "mobilenet_v2")
+MAIN_METHODS = ("none", "kd", "ad", "sp", "ickd", "aicsd")
+SEEDS = {"smoke": (0,), "cpu": (0, 1, 2), "paper": (0, 1, 2)}
+ABLATION_STUDENT = "resnet18"
+TEMPERATURES = (1.0, 2.0, 4.0)
+ICSD_WEIGHT_FACTORS = (0.25, 1.0, 4.0)
+
+
+@dataclass(frozen=True)
+class LabelledRun:
+    """One training run placed in a table: ``group`` (which table or sweep) and ``label`` (its row)."""
+
+    group: str
+    label: str
+    config: RunConfig
+
+
+def seeds_of(profile: str) -> tuple[int, ...]:
+    """The seeds every cell of a table is averaged over in ``profile``."""
+    if profile not in SEEDS:
+        raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(SEEDS)}")
+    return SEEDS[profile]
+
+
+def _context(profile: str, dataset: str, data_root: str | None, device: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {"dataset": dataset, "device": device, "quiet": True}
+    if data_root is not None:
+        fields["data_root"] = str(data_root)
+    return fields
+
+
+def teacher_run(profile: str, *, dataset: str = "synthetic", data_root: str | None = None, device: str = "auto") -> RunConfig:
+    """The teacher of ``profile`` (DeepLabV3+ ResNet-101 at the profile's width)."""
+    return load_profile(profile, kind="teacher", **_context(profile, dataset, data_root, device))
+
+
+def main_table(
+    profile: str,
+    *,
+    dataset: str = "synthetic",
+    data_root: str | None = None,
+    device: str = "auto",
+    seeds: Sequence[int] | None = None,
+) -> list[LabelledRun]:
+    """Both students x (none, KD, AD, SP, ICKD, AICSD) x seeds: the paper's main table."""
+    context = _context(profile, dataset, data_root, device)
+    return [
+        LabelledRun("main", method, load_profile(profile, backbone=student, method=method, seed=seed, **context))
+        for student in STUDENTS
+        for method in MAIN_METHODS
+        for seed in (seeds_of(profile) if seeds is None else seeds)
+    ]
+
+
+def ablations(
+    profile: str,
+    *,
+    dataset: str = "synthetic",
+    data_root: str | None = None,
+    device: str = "auto",
+    seeds: Sequence[int] | None = None,
+) -> list[LabelledRun]:
+    """The ResNet-18 student's ablations, each over the seeds.
+
+    - ``components``: ICSD alone, KD alone, ICSD + KD with fixed weights, ICSD + KD under ALW (AICSD);
+    - ``variant``: AICSD with the paper's ICSD vs the released code's arithmetic (its own default weight);
+    - ``temperature``: AICSD at T in :data:`TEMPERATURES` (shared by ICSD and KD);
+    - ``icsd_weight``: AICSD with the ICSD weight times :data:`ICSD_WEIGHT_FACTORS`.
+
+    Rows at the defaults (T = 1, factor 1) are the same runs as the main table's AICSD.
+    """
+    context = _context(profile, dataset, data_root, device)
+    seeds = seeds_of(profile) if seeds is None else tuple(seeds)
+
+    def run(group: str, label: str, **fields: Any) -> list[LabelledRun]:
+        return [
+            LabelledRun(group, label, load_profile(profile, backbone=ABLATION_STUDENT, seed=seed, **context, **fields))
+            for seed in seeds
+        ]
+
+    paper_weight = weights.default_icsd_weight("paper")
+    runs = [
+        *run("components", "ICSD", method="icsd"),
+        *run("components", "KD", method="kd"),
+        *run("components", "ICSD + KD", method="icsd+kd"),
+        *run("components", "ICSD + KD + ALW (AICSD)", method="aicsd"),
+        *run("variant", "paper ICSD", method="aicsd"),
+        *run("variant", "released ICSD", method="aicsd", icsd_variant="official"),
+    ]
+    for temperature in TEMPERATURES:
+        fields = {} if temperature == 1.0 else {"temperature": temperature}
+        runs += run("temperature", f"T = {temperature:g}", method="aicsd", **fields)
+    for factor in ICSD_WEIGHT_FACTORS:
+        fields = {} if factor == 1.0 else {"icsd_weight": paper_weight * factor}
+        runs += run("icsd_weight", f"{factor:g} x {paper_weight:.3g}", method="aicsd", **fields)
+    return runs
+
+
+def _train(config: RunConfig) -> str:
+    (train_teacher if config.kind == "teacher" else distill)(config)
+    return run_id(config)
+
+
+def default_workers(configs: Iterable[RunConfig]) -> int:
+    """Parallel processes for the students: one per CPU core on the CPU, one on a GPU."""
+    devices = {c.device for c in configs}
+    on_gpu = torch.cuda.is_available() and devices <= {"auto", "cuda"} or any(d.startswith("cuda") for d in devices)
+    return 1 if on_gpu else max(1, min(os.cpu_count() or 1, 4))
+
+
+def run_all(runs: Sequence[LabelledRun], *, workers: int | None = None) -> list[str]:
+    """Train every run of ``runs`` not yet finished; returns the run ids, in order.
+
+    Teachers (of the runs and of their students) are trained first, one at a time; the students
+    then run in ``workers`` processes (each with one intra-op thread when more than one). Finished
+    runs are read back, unfinished ones resume from their last checkpoint.
+    """
+    configs = list(dict.fromkeys(r.config for r in runs))
+    teachers = [c for c in configs if c.kind == "teacher"]
+    teachers += [teacher_config(c) for c in configs if uses_teacher(c) and c.teacher_checkpoint is None]
+    for teacher in dict.fromkeys(teachers):
+        train_teacher(teacher)
+    students = [c for c in configs if c.kind == "student" and read_result(run_dir(c)) is None]
+    workers = default_workers(students) if workers is None else workers
+    if workers > 1 and len(students) > 1:
+        single_threaded = [replace(c, threads=1) for c in students]
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            list(pool.map(_train, single_threaded))
+    else:
+        for config in students:
+            _train(config)
+    return [run_id(c) for c in configs]
+
+
+def collect(runs: Sequence[LabelledRun]) -> pd.DataFrame:
+    """One row per run: group, label, backbone, method, seed, run_id and the final val metrics.
+
+    Raises FileNotFoundError naming the first run that has not finished (call :func:`run_all`).
+    """
+    rows = []
+    for run in runs:
+        result = read_result(run_dir(run.config))
+        if result is None:
+            raise FileNotFoundError(f"run {run_id(run.config)} ({run.group}: {run.label}) has not finished; call run_all")
+        final = {k: v for k, v in result["final"].items() if k != "per_class_iou"}
+        rows.append(
+            {
+                "group": run.group,
+                "label": run.label,
+                "backbone": run.config.backbone,
+                "method": run.config.method,
+                "seed": run.config.seed,
+                "run_id": result["run_id"],
+                "wall_time_s": result["wall_time_s"],
+                "params_m": result["params_m"],
+                **final,
+            }
+        )
+    return pd.DataFrame(rows)
