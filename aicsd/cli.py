@@ -1,0 +1,197 @@
+"""Command line: argv -> RunConfig -> library calls.
+
+    python -m aicsd make-synthetic [--root PATH]
+    python -m aicsd train-teacher --profile cpu [--set field=value ...]
+    python -m aicsd distill --profile cpu --method aicsd --seed 1 [--set field=value ...]
+    python -m aicsd evaluate RUN_DIR [--eval-mode full]
+    python -m aicsd runs [--root runs] [--by method backbone]
+
+Configuration errors (unknown profile, field, method, backbone, dataset) exit with code 2 and a
+message listing the valid names; a missing teacher run or data folder exits with code 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["build_parser", "main"]
+
+# Explicit flags of train-teacher / distill: flag destination -> RunConfig field.
+_RUN_FLAGS = {
+    "dataset": "dataset",
+    "data_root": "data_root",
+    "backbone": "backbone",
+    "seed": "seed",
+    "epochs": "epochs",
+    "batch_size": "batch_size",
+    "lr": "lr",
+    "device": "device",
+    "output_dir": "output_dir",
+    "num_workers": "num_workers",
+}
+_DISTILL_FLAGS = {
+    "method": "method",
+    "teacher_backbone": "teacher_backbone",
+    "teacher_checkpoint": "teacher_checkpoint",
+}
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser, *, student: bool) -> None:
+    from aicsd.engine.config import PROFILES
+
+    parser.add_argument("--profile", default="cpu", help=f"named profile, one of {', '.join(PROFILES)} (default: cpu)")
+    parser.add_argument("--dataset", help="synthetic, voc, cityscapes or camvid")
+    parser.add_argument("--data-root", help="dataset folder (default: <repo>/data/<dataset>)")
+    parser.add_argument("--backbone", help="resnet101, resnet50, resnet18 or mobilenet_v2")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int, help="global batch size (split over DDP processes)")
+    parser.add_argument("--lr", type=float, help="backbone learning rate (head: x head_lr_multiplier)")
+    parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:1 ...")
+    parser.add_argument("--output-dir", help="run store (default: <repo>/runs)")
+    parser.add_argument("--num-workers", type=int)
+    if student:
+        parser.add_argument("--method", help="none, kd, ad, sp, ickd, icsd, icsd+kd or aicsd")
+        parser.add_argument("--teacher-backbone")
+        parser.add_argument("--teacher-checkpoint", help="teacher weights (default: the profile's teacher run)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override any RunConfig field, e.g. --set amp=false --set scale_range=0.5,2 (repeatable)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``aicsd`` argument parser with its five subcommands."""
+    parser = argparse.ArgumentParser(prog="aicsd", description="AICSD companion: data, training, evaluation, run tables")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    synthetic = commands.add_parser("make-synthetic", help="generate the synthetic dataset (VOC layout)")
+    synthetic.add_argument("--root", help="dataset folder (default: <repo>/data/synthetic)")
+    synthetic.add_argument("--seed", type=int, default=0)
+    synthetic.add_argument("--num-train", type=int, default=1000)
+    synthetic.add_argument("--num-val", type=int, default=300)
+
+    teacher = commands.add_parser("train-teacher", help="train (or resume) a teacher run")
+    _add_run_arguments(teacher, student=False)
+    student = commands.add_parser("distill", help="train (or resume) a student run with a distillation method")
+    _add_run_arguments(student, student=True)
+
+    evaluate = commands.add_parser("evaluate", help="evaluate a run's checkpoint")
+    evaluate.add_argument("run", help="run directory (holding config.json and checkpoint.pt)")
+    evaluate.add_argument("--split", help="dataset split (default: the run's val split)")
+    evaluate.add_argument("--eval-mode", choices=("released", "full"), help="default: the run's")
+    evaluate.add_argument("--eval-size", type=int, help="shorter side for --eval-mode released")
+    evaluate.add_argument("--device", default="auto")
+
+    runs = commands.add_parser("runs", help="table of finished runs (mean, std, n over seeds)")
+    runs.add_argument("--root", help="run store (default: <repo>/runs)")
+    runs.add_argument(
+        "--by", nargs="+", default=["dataset", "kind", "backbone", "method"], help="columns to group by"
+    )
+    runs.add_argument("--metric", default="miou", help="metric column (default: miou, final epoch)")
+    for command in commands.choices.values():
+        command.set_defaults(command_parser=command)
+    return parser
+
+
+def _run_config(args: argparse.Namespace, kind: str) -> Any:
+    from aicsd.engine.config import load_profile, parse_overrides
+
+    overrides = parse_overrides(args.overrides)
+    for fixed in ("kind", "profile"):
+        if fixed in overrides:
+            raise ValueError(f"{fixed} is set by the subcommand and --profile, not by --set")
+    flags = {**_RUN_FLAGS, **(_DISTILL_FLAGS if kind == "student" else {})}
+    for destination, field in flags.items():
+        value = getattr(args, destination)
+        if value is not None:
+            overrides[field] = value
+    if args.quiet:
+        overrides["quiet"] = True
+    return load_profile(args.profile, kind=kind, **overrides)
+
+
+def _print_json(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, sort_keys=True))
+
+
+def _summary(result: dict[str, Any]) -> dict[str, Any]:
+    final = result["final"]
+    return {
+        "run_id": result["run_id"],
+        "miou": final["miou"],
+        "pixel_accuracy": final["pixel_accuracy"],
+        "best_miou": result["best"]["miou"],
+        "wall_time_s": result["wall_time_s"],
+    }
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    parser: argparse.ArgumentParser = args.command_parser
+    if args.command == "make-synthetic":
+        from aicsd.data import DEFAULT_SYNTHETIC_ROOT, make_synthetic
+
+        root = make_synthetic(
+            Path(args.root) if args.root else DEFAULT_SYNTHETIC_ROOT,
+            seed=args.seed,
+            num_train=args.num_train,
+            num_val=args.num_val,
+        )
+        print(root)
+        return 0
+    if args.command in ("train-teacher", "distill"):
+        from aicsd.engine import distill, train_teacher
+
+        kind = "teacher" if args.command == "train-teacher" else "student"
+        try:
+            cfg = _run_config(args, kind)
+        except ValueError as error:
+            parser.error(str(error))
+        result = train_teacher(cfg) if kind == "teacher" else distill(cfg)
+        _print_json(_summary(result))
+        return 0
+    if args.command == "evaluate":
+        from aicsd.engine import evaluate_checkpoint
+
+        metrics = evaluate_checkpoint(
+            args.run, split=args.split, eval_mode=args.eval_mode, eval_size=args.eval_size, device=args.device
+        )
+        _print_json(metrics)
+        return 0
+    from aicsd.engine.config import REPO_ROOT
+    from aicsd.results import format_mean_std, load_runs, summarise
+
+    runs = load_runs(Path(args.root) if args.root else REPO_ROOT / "runs")
+    if runs.empty:
+        print("no finished runs")
+        return 0
+    try:
+        summary = summarise(runs, by=args.by, metric=args.metric)
+    except ValueError as error:
+        parser.error(str(error))
+    summary[f"{args.metric} (%)"] = format_mean_std(summary)
+    print(summary.to_string())
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``aicsd`` command line; returns the exit status (2 for usage errors)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return _dispatch(args)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else 1
+    except (FileNotFoundError, FileExistsError) as error:
+        print(f"aicsd: error: {error}", file=sys.stderr)
+        return 1

@@ -1,0 +1,133 @@
+"""Atomic file writes, checkpoints loadable with ``weights_only=True``, and RNG state capture.
+
+A write goes to a temporary file in the target's directory, is flushed and fsync'ed, then moved
+over the target with ``os.replace``: a crash at any point leaves either the old file or the new
+one, never a torn file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import random
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "atomic_write",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "capture_rng_state",
+    "load_checkpoint",
+    "restore_rng_state",
+    "save_checkpoint",
+]
+
+
+def atomic_write(path: str | Path, writer: Callable[[IO[bytes]], None]) -> None:
+    """Call ``writer(file)`` on a temporary file beside ``path``, then atomically replace ``path``.
+
+    If ``writer`` raises, the temporary file is removed and ``path`` is left as it was.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            writer(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Persist the rename itself (POSIX; a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically."""
+    atomic_write(path, lambda handle: handle.write(data))
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> None:
+    """Write ``obj`` as indented JSON (keys sorted) to ``path`` atomically."""
+    text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n"
+    atomic_write_bytes(path, text.encode())
+
+
+def capture_rng_state() -> dict[str, Any]:
+    """RNG states of python, numpy, torch and CUDA as tensors and plain types (``weights_only``-safe)."""
+    version, internal, gauss_next = random.getstate()
+    bit_generator, keys, pos, has_gauss, cached_gaussian = np.random.get_state(legacy=True)
+    state: dict[str, Any] = {
+        "python": {"version": version, "state": torch.tensor(internal, dtype=torch.int64), "gauss_next": gauss_next},
+        "numpy": {
+            "bit_generator": bit_generator,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached_gaussian),
+        },
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    """Inverse of :func:`capture_rng_state` (CUDA states are restored when CUDA is available)."""
+    python = state["python"]
+    random.setstate((python["version"], tuple(python["state"].tolist()), python["gauss_next"]))
+    numpy_state = state["numpy"]
+    np.random.set_state(
+        (
+            numpy_state["bit_generator"],
+            numpy_state["keys"].numpy().astype(np.uint32),
+            numpy_state["pos"],
+            numpy_state["has_gauss"],
+            numpy_state["cached_gaussian"],
+        )
+    )
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(path: str | Path, **state: Any) -> None:
+    """Atomically ``torch.save`` the keyword ``state`` (plus the current RNG states) to ``path``.
+
+    Typical keys: ``model``, ``optimizer``, ``scheduler``, ``scaler``, ``distiller`` (state dicts),
+    ``epoch``, ``best_metric``. Values must be tensors, containers and plain types so the file
+    loads under ``weights_only=True``; an ``rng`` key is added when absent.
+    """
+    state.setdefault("rng", capture_rng_state())
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_checkpoint(path: str | Path, map_location: torch.device | str | None = "cpu") -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save_checkpoint` with ``weights_only=True``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist; train the run first or check the path")
+    return torch.load(path, map_location=map_location, weights_only=True)

@@ -1,0 +1,380 @@
+"""Public entry points: ``train_teacher(cfg)``, ``distill(cfg)``, ``evaluate_checkpoint(run)``.
+
+A run lives in its run directory (:mod:`aicsd.engine.runstore`). A finished run (``result.json``
+present) is not trained again: its stored result is returned. An unfinished run resumes from its
+last checkpoint, restoring model, optimizer, scheduler, scaler, distiller and RNG states, so that
+it ends with the same weights as an uninterrupted run.
+
+``result.json`` reports both the ``final`` epoch's metrics and the ``best`` epoch's (by val mIoU);
+the book's tables use ``final``, so that nothing is tuned on the validation set.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from aicsd.engine import runstore
+from aicsd.engine.checkpoint import load_checkpoint, restore_rng_state, save_checkpoint
+from aicsd.engine.config import RunConfig, config_hash, run_id, uses_teacher
+from aicsd.engine.distributed import (
+    DistContext,
+    barrier,
+    broadcast_object,
+    distributed_context,
+    resolve_device,
+)
+from aicsd.engine.loaders import build_datasets, seed_everything, take_first, train_loader, val_loader
+from aicsd.engine.loops import FeatureTaps, NonFiniteLossError, Precision, evaluate, select_precision, train_one_epoch
+from aicsd.engine.setup import build_network, load_teacher, make_optimizer, poly_factor
+
+__all__ = ["distill", "evaluate_checkpoint", "fit", "train_teacher"]
+
+
+@contextmanager
+def _deterministic_algorithms(enabled: bool, device: torch.device) -> Iterator[None]:
+    """``torch.use_deterministic_algorithms`` on the CPU (restored afterwards); CUDA is left alone."""
+    if not enabled or device.type != "cpu":
+        yield
+        return
+    previous = torch.are_deterministic_algorithms_enabled()
+    previous_warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(previous, warn_only=previous_warn_only)
+
+
+@contextmanager
+def _intra_op_threads(threads: int | None) -> Iterator[None]:
+    """``torch.set_num_threads(threads)`` for the block (restored afterwards); ``None`` leaves it."""
+    if threads is None:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _sync_buffers(model: nn.Module, context: DistContext) -> None:
+    """Give every process rank 0's buffers (BatchNorm running statistics).
+
+    DDP broadcasts them at the start of each forward, so after an epoch's last step each process
+    holds the statistics of its own last batch; evaluation and checkpoint use rank 0's.
+    """
+    if context.enabled:
+        for buffer in model.buffers():
+            dist.broadcast(buffer, src=0)
+
+
+def _epoch_record(epoch: int, stats: dict[str, float], alpha: float | None, val: dict[str, Any] | None) -> dict[str, Any]:
+    record: dict[str, Any] = {"epoch": epoch, "lr": stats["lr"], "alpha": alpha}
+    record.update({f"train_{name}": value for name, value in stats.items() if name not in ("lr", "images")})
+    if val is not None:
+        record.update({f"val_{name}": value for name, value in val.items()})
+    return record
+
+
+def fit(cfg: RunConfig) -> dict[str, Any]:
+    """Train the run of ``cfg`` (teacher or student) to the end, or return its stored result."""
+    with distributed_context(cfg.device) as context:
+        directory = runstore.run_dir(cfg)
+        result = runstore.read_result(directory)
+        if result is not None:
+            return result
+        device = resolve_device(cfg.device, context)
+        with _deterministic_algorithms(cfg.deterministic, device), _intra_op_threads(cfg.threads):
+            result = _fit(cfg, directory, context, device)
+        return broadcast_object(result, context)
+
+
+@dataclass
+class _Parts:
+    """The objects of one training run."""
+
+    model: nn.Module
+    distiller: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler | None
+    precision: Precision
+    train_set: Dataset
+    val_set: Dataset
+    teacher: nn.Module | None
+    teacher_path: Path | None
+
+
+def _build(cfg: RunConfig, context: DistContext, device: torch.device) -> _Parts:
+    """Datasets, student (and teacher), distiller, SGD, poly schedule and grad scaler of ``cfg``."""
+    from aicsd.losses import build_distiller
+
+    seed_everything(cfg.seed)
+    train_set, val_set = build_datasets(cfg, context)
+    model = build_network(cfg, cfg.backbone, cfg.width_multiplier, pretrained=cfg.pretrained_backbone).to(device)
+    teacher, teacher_path = load_teacher(cfg, device) if uses_teacher(cfg) else (None, None)
+    distiller = build_distiller(
+        cfg.method,
+        student_channels=model.feature_channels,
+        teacher_channels=None if teacher is None else teacher.feature_channels,
+        detach_teacher=not cfg.teacher_train_mode,
+        **cfg.distiller_overrides(),
+    ).to(device)
+    precision = select_precision(device, amp=cfg.amp, channels_last=cfg.channels_last)
+    if precision.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        if teacher is not None:
+            teacher = teacher.to(memory_format=torch.channels_last)
+    optimizer = make_optimizer(cfg, model, distiller)
+    steps_per_epoch = len(train_loader(train_set, cfg, context, 0, device))
+    if steps_per_epoch == 0:
+        raise ValueError(
+            f"train set of {len(train_set)} images is smaller than one batch ({cfg.batch_size}); "
+            "lower batch_size or raise train_limit"
+        )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, poly_factor(cfg.epochs * steps_per_epoch, cfg.poly_power))
+    scaler = torch.amp.GradScaler(device.type) if precision.needs_grad_scaler else None
+    return _Parts(model, distiller, optimizer, scheduler, scaler, precision, train_set, val_set, teacher, teacher_path)
+
+
+def _resume(parts: _Parts, cfg: RunConfig, directory: Path, context: DistContext, device: torch.device) -> dict[str, Any]:
+    """Load the run's checkpoint into ``parts`` when there is one; returns the run's progress record."""
+    checkpoint_path = directory / runstore.CHECKPOINT
+    if not checkpoint_path.is_file():
+        if context.enabled:
+            seed_everything(cfg.seed + context.rank)
+        return {"epoch": -1, "best": None, "last_val": None, "elapsed_s": 0.0, "train_s": 0.0, "images_seen": 0}
+    state = load_checkpoint(checkpoint_path, map_location=device)
+    parts.model.load_state_dict(state["model"])
+    parts.distiller.load_state_dict(state["distiller"])
+    parts.optimizer.load_state_dict(state["optimizer"])
+    parts.scheduler.load_state_dict(state["scheduler"])
+    if parts.scaler is not None and state["scaler"] is not None:
+        parts.scaler.load_state_dict(state["scaler"])
+    progress = state["progress"]
+    if context.is_main:
+        restore_rng_state(state["rng"])
+        runstore.truncate_metrics(directory, progress["epoch"] + 1)
+    else:
+        seed_everything(cfg.seed + 1000 * (progress["epoch"] + 1) + context.rank)
+    return progress
+
+
+def _training_modules(parts: _Parts, cfg: RunConfig, context: DistContext, device: torch.device) -> tuple[nn.Module, nn.Module]:
+    """The student taps and the distiller as trained: DDP-wrapped under torch.distributed, compiled if asked."""
+    student: nn.Module = FeatureTaps(parts.model)
+    distiller = parts.distiller
+    if context.enabled:
+        device_ids = [device.index] if device.type == "cuda" else None
+        if cfg.sync_bn:
+            if device.type != "cuda":
+                raise ValueError("sync_bn needs CUDA (SyncBatchNorm has no CPU kernel); set sync_bn=false")
+            student = nn.SyncBatchNorm.convert_sync_batchnorm(student)
+        student = DistributedDataParallel(student, device_ids=device_ids)
+        if any(p.requires_grad for p in distiller.parameters()):
+            distiller = DistributedDataParallel(distiller, device_ids=device_ids)
+    if cfg.compile:
+        student = torch.compile(student)
+    return student, distiller
+
+
+def _fit(cfg: RunConfig, directory: Path, context: DistContext, device: torch.device) -> dict[str, Any]:
+    if context.is_main:
+        directory.mkdir(parents=True, exist_ok=True)
+        runstore.write_config(directory, cfg)
+    parts = _build(cfg, context, device)
+    barrier(context)
+    progress = _resume(parts, cfg, directory, context, device)
+    student, train_distiller = _training_modules(parts, cfg, context, device)
+    teacher = FeatureTaps(parts.teacher) if parts.teacher is not None else None
+    val_batches = val_loader(parts.val_set, cfg, context, device)
+    checkpoint_path = directory / runstore.CHECKPOINT
+    show = context.is_main and not cfg.quiet
+    name = run_id(cfg)
+    start_epoch = progress["epoch"] + 1
+    epochs = tqdm(range(start_epoch, cfg.epochs), desc=name, initial=start_epoch, total=cfg.epochs, disable=not show)
+    for epoch in epochs:
+        started = time.perf_counter()
+        try:
+            stats = train_one_epoch(
+                student,
+                train_distiller,
+                parts.optimizer,
+                parts.scheduler,
+                train_loader(parts.train_set, cfg, context, epoch, device),
+                epoch=epoch,
+                total_epochs=cfg.epochs,
+                precision=parts.precision,
+                taps=parts.distiller.required_taps,
+                teacher=teacher,
+                teacher_train_mode=cfg.teacher_train_mode,
+                scaler=parts.scaler,
+                progress=show,
+            )
+        except NonFiniteLossError as error:
+            last_good = f"{checkpoint_path} (after epoch {epoch - 1})" if checkpoint_path.is_file() else "none yet"
+            raise RuntimeError(f"{error}; run {name}; last good checkpoint: {last_good}") from error
+        train_s = time.perf_counter() - started
+        _sync_buffers(parts.model, context)
+        val = None
+        if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
+            val = evaluate(parts.model, val_batches, cfg.num_classes, device, precision=parts.precision)
+            progress["last_val"] = {"epoch": epoch, **val}
+            if progress["best"] is None or val["miou"] > progress["best"]["miou"]:
+                progress["best"] = {"epoch": epoch, **val}
+            epochs.set_postfix(miou=f"{val['miou']:.4f}", loss=f"{stats['loss']:.4g}")
+        epoch_s = time.perf_counter() - started
+        progress.update(
+            epoch=epoch,
+            elapsed_s=progress["elapsed_s"] + epoch_s,
+            train_s=progress["train_s"] + train_s,
+            images_seen=progress["images_seen"] + stats["images"] * context.world_size,
+        )
+        record = _epoch_record(epoch, stats, parts.distiller.alpha(epoch, cfg.epochs), val)
+        record.update(epoch_time_s=epoch_s, train_time_s=train_s, wall_time_s=progress["elapsed_s"])
+        if context.is_main:
+            runstore.append_metrics(directory, record)
+            _save(checkpoint_path, parts, epoch, progress)
+        barrier(context)
+
+    result = _result(cfg, parts.model, progress, device, context, parts.teacher_path)
+    if context.is_main:
+        runstore.write_result(directory, result)
+    barrier(context)
+    return result
+
+
+def _save(path: Path, parts: _Parts, epoch: int, progress: dict[str, Any]) -> None:
+    save_checkpoint(
+        path,
+        model=parts.model.state_dict(),
+        distiller=parts.distiller.state_dict(),
+        optimizer=parts.optimizer.state_dict(),
+        scheduler=parts.scheduler.state_dict(),
+        scaler=None if parts.scaler is None else parts.scaler.state_dict(),
+        epoch=epoch,
+        progress=progress,
+    )
+
+
+def _result(
+    cfg: RunConfig,
+    model: nn.Module,
+    progress: dict[str, Any],
+    device: torch.device,
+    context: DistContext,
+    teacher_path: Path | None,
+) -> dict[str, Any]:
+    """The content of ``result.json``."""
+    train_s = progress["train_s"]
+    return {
+        "run_id": run_id(cfg),
+        "config_hash": config_hash(cfg),
+        "kind": cfg.kind,
+        "method": cfg.method,
+        "backbone": cfg.backbone,
+        "dataset": cfg.dataset,
+        "seed": cfg.seed,
+        "final": progress["last_val"],
+        "best": progress["best"],
+        "tables_use": "final",
+        "epochs_done": progress["epoch"] + 1,
+        "wall_time_s": progress["elapsed_s"],
+        "train_images_per_s": progress["images_seen"] / train_s if train_s > 0 else float("nan"),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "world_size": context.world_size,
+        "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
+        "teacher_checkpoint": None if teacher_path is None else str(teacher_path),
+        "environment": runstore.environment_info(),
+    }
+
+
+def train_teacher(config: RunConfig) -> dict[str, Any]:
+    """Train (or resume, or fetch the finished result of) a teacher run: cross entropy only.
+
+    Returns the run's ``result.json`` content: ``final`` and ``best`` metrics, wall time, images/s,
+    device, environment. Raises ValueError when ``config.kind`` is not ``"teacher"``.
+    """
+    if config.kind != "teacher":
+        raise ValueError(f"train_teacher needs a config with kind='teacher', got kind={config.kind!r}")
+    return fit(config)
+
+
+def distill(config: RunConfig) -> dict[str, Any]:
+    """Train (or resume, or fetch the finished result of) a student run with ``config.method``.
+
+    The teacher is ``config.teacher_checkpoint`` or, when that is ``None``, the finished run of
+    :func:`~aicsd.engine.config.teacher_config` (FileNotFoundError naming it when absent).
+    """
+    if config.kind != "student":
+        raise ValueError(f"distill needs a config with kind='student', got kind={config.kind!r}")
+    return fit(config)
+
+
+def evaluate_checkpoint(
+    run: RunConfig | str | Path,
+    *,
+    split: str | None = None,
+    eval_mode: str | None = None,
+    eval_size: int | None = None,
+    device: str = "auto",
+    quiet: bool = True,
+) -> dict[str, Any]:
+    """Evaluate the weights of a run on a split, possibly under another eval protocol.
+
+    Args:
+        run: a run directory (with ``config.json`` and ``checkpoint.pt``) or the run's config.
+        split: dataset split (default: the run's ``val_split``).
+        eval_mode: ``"released"`` (shorter side resized to ``eval_size``) or ``"full"`` (original
+            resolution); default: the run's.
+        eval_size: default: the run's.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``...
+
+    Returns:
+        :meth:`aicsd.metrics.SegmentationMetrics.compute`'s dict plus ``run_id``, ``split``,
+        ``eval_mode``, ``eval_size`` and ``epoch`` (of the checkpoint).
+    """
+    from aicsd.data import build_dataset
+    from aicsd.data.transforms import eval_transforms, pad_collate
+
+    directory = runstore.run_dir(run) if isinstance(run, RunConfig) else Path(run)
+    cfg = runstore.read_config(directory)
+    state = load_checkpoint(directory / runstore.CHECKPOINT)
+    split = split or cfg.val_split
+    eval_mode = eval_mode or cfg.eval_mode
+    eval_size = eval_size or cfg.eval_size
+    device_ = resolve_device(device, DistContext())
+    model = build_network(cfg, cfg.backbone, cfg.width_multiplier, pretrained=False)
+    model.load_state_dict(state["model"])
+    dataset = build_dataset(cfg.dataset, cfg.data_root, split, transforms=eval_transforms(eval_mode, size=eval_size))
+    loader = DataLoader(
+        take_first(dataset, cfg.val_limit if split == cfg.val_split else None),
+        batch_size=cfg.eval_batch_size,
+        collate_fn=pad_collate,
+        num_workers=cfg.num_workers,
+    )
+    precision: Precision = select_precision(device_, amp=cfg.amp, channels_last=cfg.channels_last)
+    with _intra_op_threads(cfg.threads):
+        metrics = evaluate(model.to(device_), loader, cfg.num_classes, device_, precision=precision, progress=not quiet)
+    return {
+        **metrics,
+        "run_id": directory.name,
+        "split": split,
+        "eval_mode": eval_mode,
+        "eval_size": eval_size,
+        "epoch": state["epoch"],
+    }

@@ -1,0 +1,98 @@
+"""Datasets and loaders of a run: seeded, sharded over DDP processes, resumable per epoch."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+
+from aicsd.engine.config import RunConfig
+from aicsd.engine.distributed import DistContext, barrier
+
+__all__ = ["build_datasets", "seed_everything", "seed_worker", "take_first", "train_loader", "val_loader"]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (all devices)."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def seed_worker(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: seed python and numpy from the worker's torch seed."""
+    seed = torch.initial_seed() % 2**32
+    random.seed(seed)
+    np.random.seed(seed)
+
+
+def take_first(dataset: Dataset, count: int | None) -> Dataset:
+    """The first ``count`` items of ``dataset`` (all of them for ``None``)."""
+    return dataset if count is None or count >= len(dataset) else Subset(dataset, range(count))
+
+
+def build_datasets(cfg: RunConfig, context: DistContext) -> tuple[Dataset, Dataset]:
+    """Train (random scale crop + flip) and val (eval transforms) datasets of ``cfg``.
+
+    The synthetic dataset is generated (default size) when ``data_root`` holds none.
+    """
+    from aicsd.data import build_dataset, ensure_synthetic
+    from aicsd.data.transforms import eval_transforms, train_transforms
+
+    def build() -> tuple[Dataset, Dataset]:
+        train_tf = train_transforms(cfg.crop_size, scale_range=cfg.scale_range)
+        eval_tf = eval_transforms(cfg.eval_mode, size=cfg.eval_size)
+        train = build_dataset(cfg.dataset, cfg.data_root, cfg.train_split, transforms=train_tf)
+        val = build_dataset(cfg.dataset, cfg.data_root, cfg.val_split, transforms=eval_tf)
+        return take_first(train, cfg.train_limit), take_first(val, cfg.val_limit)
+
+    if cfg.dataset == "synthetic":
+        if context.is_main:
+            try:
+                build()
+            except FileNotFoundError:
+                ensure_synthetic(Path(cfg.data_root))
+        barrier(context)
+    return build()
+
+
+def train_loader(dataset: Dataset, cfg: RunConfig, context: DistContext, epoch: int, device: torch.device) -> DataLoader:
+    """The loader of one epoch: its shuffle order and worker seeds depend only on (seed, epoch)."""
+    if cfg.batch_size % context.world_size:
+        raise ValueError(
+            f"batch_size={cfg.batch_size} is the global batch and must be divisible by the "
+            f"{context.world_size} processes"
+        )
+    sampler = DistributedSampler(
+        dataset, num_replicas=context.world_size, rank=context.rank, shuffle=True, seed=cfg.seed
+    )
+    sampler.set_epoch(epoch)
+    generator = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+    return DataLoader(
+        dataset,
+        batch_size=cfg.batch_size // context.world_size,
+        sampler=sampler,
+        drop_last=True,
+        num_workers=cfg.num_workers,
+        worker_init_fn=seed_worker,
+        generator=generator,
+        pin_memory=device.type == "cuda",
+    )
+
+
+def val_loader(dataset: Dataset, cfg: RunConfig, context: DistContext, device: torch.device) -> DataLoader:
+    """Each process takes every ``world_size``-th image (no padding, so no image counts twice)."""
+    from aicsd.data.transforms import pad_collate
+
+    shard = Subset(dataset, range(context.rank, len(dataset), context.world_size)) if context.enabled else dataset
+    return DataLoader(
+        shard,
+        batch_size=cfg.eval_batch_size,
+        shuffle=False,
+        num_workers=cfg.num_workers,
+        collate_fn=pad_collate,
+        pin_memory=device.type == "cuda",
+    )

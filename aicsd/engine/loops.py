@@ -1,0 +1,214 @@
+"""One training epoch and one evaluation pass, as flat functions taking objects.
+
+The networks are called through :class:`FeatureTaps`, whose ``forward`` is the segmenter's
+``forward_features``: that way DDP (which only hooks ``__call__``) and ``torch.compile`` see the
+call that computes the loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from aicsd.metrics import SegmentationMetrics
+
+__all__ = ["FeatureTaps", "NonFiniteLossError", "Precision", "evaluate", "select_precision", "train_one_epoch"]
+
+
+class NonFiniteLossError(RuntimeError):
+    """The total loss became NaN or infinite; the message names the step and the loss terms."""
+
+
+@dataclass(frozen=True)
+class Precision:
+    """How forward passes run: autocast dtype (``None`` = plain float32) and memory format."""
+
+    device: torch.device
+    amp_dtype: torch.dtype | None = None
+    channels_last: bool = False
+
+    def autocast(self) -> torch.autocast | nullcontext[None]:
+        """Autocast context for the forward passes (a no-op without ``amp_dtype``)."""
+        if self.amp_dtype is None:
+            return nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    def images(self, images: Tensor) -> Tensor:
+        """Move (B, 3, H, W) images to the device, channels_last when asked."""
+        images = images.to(self.device, non_blocking=True)
+        if self.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return images
+
+    @property
+    def needs_grad_scaler(self) -> bool:
+        """float16 autocast needs loss scaling; bfloat16 and float32 do not."""
+        return self.amp_dtype == torch.float16
+
+
+def select_precision(device: torch.device, *, amp: bool, channels_last: bool) -> Precision:
+    """Mixed precision and channels_last on CUDA only: bf16 where supported, else fp16; fp32 on CPU."""
+    if device.type != "cuda":
+        return Precision(device)
+    amp_dtype = None
+    if amp:
+        amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return Precision(device, amp_dtype, channels_last)
+
+
+class FeatureTaps(nn.Module):
+    """Wraps a segmenter so that ``forward(x)`` returns ``segmenter.forward_features(x)``.
+
+    x: (B, 3, H, W) -> dict of taps (``"stage1"``..``"stage4"``, ``"aspp"``, ``"decoder"``,
+    ``"logits"`` (B, C, H, W)).
+    """
+
+    def __init__(self, segmenter: nn.Module) -> None:
+        super().__init__()
+        self.segmenter = segmenter
+
+    def forward(self, x: Tensor) -> dict[str, Tensor]:
+        return self.segmenter.forward_features(x)
+
+
+def _teacher_features(
+    teacher: nn.Module, images: Tensor, taps: frozenset[str], precision: Precision, train_mode: bool
+) -> dict[str, Tensor]:
+    """The teacher taps the distiller reads.
+
+    Default: eval mode under ``torch.inference_mode()``; the taps are cloned into normal tensors so
+    that losses may save them for the backward pass. ``train_mode`` reproduces the released code:
+    BatchNorm in train mode and autograd on.
+    """
+    if train_mode:
+        with precision.autocast():
+            features = teacher(images)
+        return {tap: features[tap] for tap in taps}
+    with torch.inference_mode(), precision.autocast():
+        features = teacher(images)
+    return {tap: features[tap].clone() for tap in taps}
+
+
+def train_one_epoch(
+    student: nn.Module,
+    distiller: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    loader: Iterable[tuple[Tensor, Tensor]],
+    *,
+    epoch: int,
+    total_epochs: int,
+    precision: Precision,
+    taps: frozenset[str],
+    teacher: nn.Module | None = None,
+    teacher_train_mode: bool = False,
+    scaler: torch.amp.GradScaler | None = None,
+    progress: bool = False,
+) -> dict[str, float]:
+    """Train ``student`` for one pass over ``loader`` with the loss of ``distiller``.
+
+    Args:
+        student: a :class:`FeatureTaps` (possibly DDP-wrapped or compiled): images -> taps dict.
+        distiller: ``distiller(student_taps, teacher_taps, target, epoch=, total_epochs=)`` -> dict of
+            scalar terms with the total under ``"loss"``.
+        optimizer, scheduler: stepped once per batch (the poly LR is per iteration).
+        loader: batches of images (B, 3, H, W) float and targets (B, H, W) int64 (255 = ignore).
+        epoch, total_epochs: passed to the distiller (ALW's alpha = epoch / total_epochs).
+        precision: device, autocast dtype and memory format (:func:`select_precision`).
+        taps: the teacher taps the distiller reads (``distiller.required_taps``).
+        teacher: a :class:`FeatureTaps` of the teacher, or ``None`` for cross entropy only.
+        teacher_train_mode: run the teacher in train mode with autograd (the released code).
+        scaler: a GradScaler for float16 autocast.
+        progress: show a tqdm bar with the running loss terms.
+
+    Returns:
+        The mean of every loss term over the epoch's batches (averaged over processes under
+        torch.distributed), plus ``"lr"`` (first parameter group, at the epoch's start) and
+        ``"images"`` (images seen by this process).
+
+    Raises:
+        NonFiniteLossError: the total loss is NaN or infinite at some step.
+    """
+    student.train()
+    if teacher is not None:
+        teacher.train(teacher_train_mode)
+    lr = optimizer.param_groups[0]["lr"]
+    sums: dict[str, Tensor] = {}
+    steps = 0
+    images_seen = 0
+    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{total_epochs}", leave=False, disable=not progress)
+    for step, (images, target) in enumerate(bar):
+        images = precision.images(images)
+        target = target.to(precision.device, non_blocking=True)
+        teacher_taps = None
+        if teacher is not None:
+            teacher_taps = _teacher_features(teacher, images, taps, precision, teacher_train_mode)
+        with precision.autocast():
+            student_taps = student(images)
+        terms = distiller(student_taps, teacher_taps, target, epoch=epoch, total_epochs=total_epochs)
+        loss = terms["loss"]
+        if not bool(torch.isfinite(loss)):
+            values = {name: float(value.detach()) for name, value in terms.items()}
+            raise NonFiniteLossError(f"non-finite loss at epoch {epoch} step {step}: terms {values}")
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            loss.backward()
+            optimizer.step()
+        scheduler.step()
+        if teacher is not None and teacher_train_mode:
+            teacher.zero_grad(set_to_none=True)
+        for name, value in terms.items():
+            sums[name] = sums.get(name, torch.zeros((), device=precision.device)) + value.detach().float()
+        steps += 1
+        images_seen += images.shape[0]
+        if progress and (step % 10 == 0):
+            bar.set_postfix({name: f"{float(value) / steps:.4g}" for name, value in sums.items()})
+    if steps == 0:
+        raise ValueError("the training loader yielded no batch: the train set is smaller than one batch")
+    names = sorted(sums)
+    means = torch.stack([sums[name] for name in names]) / steps
+    if dist.is_available() and dist.is_initialized():
+        dist.all_reduce(means, op=dist.ReduceOp.SUM)
+        means /= dist.get_world_size()
+    stats = {name: float(value) for name, value in zip(names, means.tolist(), strict=True)}
+    return {**stats, "lr": lr, "images": images_seen}
+
+
+@torch.inference_mode()
+def evaluate(
+    model: nn.Module,
+    loader: Iterable[tuple[Tensor, Tensor]],
+    num_classes: int,
+    device: torch.device | str,
+    *,
+    ignore_index: int = 255,
+    precision: Precision | None = None,
+    progress: bool = False,
+) -> dict[str, float | list[float]]:
+    """Metrics of ``model`` (images (B, 3, H, W) -> logits (B, C, H, W)) over ``loader``.
+
+    Targets are (B, H, W) at the images' size; padded pixels carry ``ignore_index``. Under
+    torch.distributed each process evaluates its shard and the confusion matrices are summed.
+    Returns :meth:`SegmentationMetrics.compute`'s dict.
+    """
+    device = torch.device(device)
+    precision = precision or Precision(device)
+    model.eval()
+    metrics = SegmentationMetrics(num_classes, ignore_index=ignore_index, device=device)
+    for images, target in tqdm(loader, desc="eval", leave=False, disable=not progress):
+        with precision.autocast():
+            logits = model(precision.images(images))
+        metrics.update(logits, target.to(device, non_blocking=True))
+    metrics.all_reduce()
+    return metrics.compute()
+
