@@ -1,10 +1,14 @@
-# aicsd-book: `make test` and (later) `make reproduce` are the two front doors.
+# aicsd-book. Front doors: `make reproduce` and `make test`; both create .venv on first use.
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+PROFILE ?= cpu
+DATASET ?= synthetic
+DATA_ROOT ?=
+CHROMIUM ?= chromium
 
-.PHONY: venv test test-fast bench clean
+.PHONY: venv reproduce test test-fast book lab bench screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -13,16 +17,33 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# Execute every notebook (papermill) into book/_executed/; finished training runs are reused.
+reproduce: $(STAMP)
+	$(PY) -m aicsd.reproduce --profile $(PROFILE) --dataset $(DATASET) $(if $(DATA_ROOT),--data-root $(DATA_ROOT),)
+
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest tests --nbval-lax notebooks
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
+
+# The Jupyter Book from the executed notebooks (never re-executed), warnings as errors.
+book: $(STAMP)
+	$(VENV)/bin/jupyter-book build . --path-output book --warningiserror --nitpick --keep-going
+	@echo "open book/_build/html/index.html"
+
+lab: $(STAMP)
+	$(PY) -m pip install --quiet --no-input -e '.[dev,lab]'
+	$(VENV)/bin/jupyter lab notebooks/
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_losses.py
 	$(PY) benchmarks/bench_step.py $$($(PY) -c "import torch; print('' if torch.cuda.is_available() else '--small')")
 
+# Headless Chromium screenshots of the built book (Debian: apt-get install chromium).
+screenshots: $(STAMP)
+	$(PY) book/screenshots.py --chromium $(CHROMIUM)
+
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build *.egg-info book/_build
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -15,7 +15,7 @@ from aicsd.data import build_dataset
 from aicsd.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transforms
 from aicsd.engine import RunConfig, read_config, run_dir
 from aicsd.engine.checkpoint import load_checkpoint
-from aicsd.losses import ics_matrix
+from aicsd.losses import ICSDLoss, ics_matrix
 from aicsd.models import build_segmenter
 
 
@@ -71,3 +71,24 @@ def mean_ics_matrix(model: nn.Module, images: list[Tensor], temperature: float =
     """The ICS matrix (C, C) averaged over ``images`` (each (3, H, W), processed alone: no padding)."""
     matrices = [ics_matrix(predict_logits(model, image).unsqueeze(0), temperature)[0] for image in images]
     return torch.stack(matrices).mean(dim=0)
+
+
+@torch.inference_mode()
+def icsd_to_teacher(student: nn.Module, teacher: nn.Module, images: list[Tensor], temperature: float = 1.0) -> float:
+    """Mean over ``images`` of the ICSD loss (paper variant) between a student's and the teacher's
+    logits: how far the student's class relations are from the teacher's (0 = identical)."""
+    loss = ICSDLoss(temperature)
+    values = [
+        loss(predict_logits(student, image).unsqueeze(0), predict_logits(teacher, image).unsqueeze(0)).item()
+        for image in images
+    ]
+    return sum(values) / len(values)
+
+
+def fixed_size_batch(run: RunConfig | str | Path, split: str, count: int, size: int) -> Tensor:
+    """The first ``count`` images of ``split`` (eval transforms), centre-cropped or padded to
+    ``size`` x ``size`` and stacked: (count, 3, size, size), for measurements that need one batch."""
+    from torchvision.transforms.v2.functional import center_crop
+
+    images, _ = eval_images(run, split, list(range(count)))
+    return torch.stack([center_crop(image, [size, size]) for image in images])

@@ -12,11 +12,13 @@ import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import torch
 
+from aicsd.data import ensure_synthetic
 from aicsd.engine import RunConfig, distill, load_profile, read_result, run_dir, run_id, teacher_config, train_teacher
 from aicsd.engine.config import uses_teacher
 from aicsd.losses import weights
@@ -45,7 +47,7 @@ def seeds_of(profile: str) -> tuple[int, ...]:
     return SEEDS[profile]
 
 
-def _context(profile: str, dataset: str, data_root: str | None, device: str) -> dict[str, Any]:
+def _context(dataset: str, data_root: str | None, device: str) -> dict[str, Any]:
     fields: dict[str, Any] = {"dataset": dataset, "device": device, "quiet": True}
     if data_root is not None:
         fields["data_root"] = str(data_root)
@@ -54,7 +56,23 @@ def _context(profile: str, dataset: str, data_root: str | None, device: str) -> 
 
 def teacher_run(profile: str, *, dataset: str = "synthetic", data_root: str | None = None, device: str = "auto") -> RunConfig:
     """The teacher of ``profile`` (DeepLabV3+ ResNet-101 at the profile's width)."""
-    return load_profile(profile, kind="teacher", **_context(profile, dataset, data_root, device))
+    return load_profile(profile, kind="teacher", **_context(dataset, data_root, device))
+
+
+def student_run(
+    profile: str,
+    *,
+    backbone: str,
+    method: str,
+    seed: int,
+    dataset: str = "synthetic",
+    data_root: str | None = None,
+    device: str = "auto",
+    **fields: Any,
+) -> RunConfig:
+    """One student run of ``profile``; ``fields`` override any other config field."""
+    context = _context(dataset, data_root, device)
+    return load_profile(profile, backbone=backbone, method=method, seed=seed, **context, **fields)
 
 
 def main_table(
@@ -66,9 +84,9 @@ def main_table(
     seeds: Sequence[int] | None = None,
 ) -> list[LabelledRun]:
     """Both students x (none, KD, AD, SP, ICKD, AICSD) x seeds: the paper's main table."""
-    context = _context(profile, dataset, data_root, device)
+    place = {"dataset": dataset, "data_root": data_root, "device": device}
     return [
-        LabelledRun("main", method, load_profile(profile, backbone=student, method=method, seed=seed, **context))
+        LabelledRun("main", method, student_run(profile, backbone=student, method=method, seed=seed, **place))
         for student in STUDENTS
         for method in MAIN_METHODS
         for seed in (seeds_of(profile) if seeds is None else seeds)
@@ -92,12 +110,12 @@ def ablations(
 
     Rows at the defaults (T = 1, factor 1) are the same runs as the main table's AICSD.
     """
-    context = _context(profile, dataset, data_root, device)
+    place = {"dataset": dataset, "data_root": data_root, "device": device}
     seeds = seeds_of(profile) if seeds is None else tuple(seeds)
 
     def run(group: str, label: str, **fields: Any) -> list[LabelledRun]:
         return [
-            LabelledRun(group, label, load_profile(profile, backbone=ABLATION_STUDENT, seed=seed, **context, **fields))
+            LabelledRun(group, label, student_run(profile, backbone=ABLATION_STUDENT, seed=seed, **place, **fields))
             for seed in seeds
         ]
 
@@ -119,6 +137,25 @@ def ablations(
     return runs
 
 
+def prepare_data(config: RunConfig) -> Path:
+    """The dataset root of ``config``, generating the synthetic dataset there if it is missing."""
+    if config.dataset == "synthetic":
+        ensure_synthetic(Path(config.data_root))
+    return Path(config.data_root)
+
+
+def report_split(config: RunConfig) -> str:
+    """The split the book reports: the held-out ``test_split`` when the config has one (the
+    generated dataset), else ``val``, as the paper does for VOC and Cityscapes."""
+    return config.test_split or config.val_split
+
+
+def reported_metrics(result: dict[str, Any]) -> dict[str, Any]:
+    """The metrics a table reports from a ``result.json``: the final weights on the held-out
+    ``test`` split when the run has one, else the final validation metrics."""
+    return result["test"] if result.get("test") is not None else result["final"]
+
+
 def _train(config: RunConfig) -> str:
     (train_teacher if config.kind == "teacher" else distill)(config)
     return run_id(config)
@@ -131,14 +168,14 @@ def default_workers(configs: Iterable[RunConfig]) -> int:
     return 1 if on_gpu else max(1, min(os.cpu_count() or 1, 4))
 
 
-def run_all(runs: Sequence[LabelledRun], *, workers: int | None = None) -> list[str]:
-    """Train every run of ``runs`` not yet finished; returns the run ids, in order.
+def run_all(runs: Sequence[LabelledRun | RunConfig], *, workers: int | None = None) -> list[str]:
+    """Train every run of ``runs`` (labelled or plain configs) not yet finished; returns the run ids.
 
     Teachers (of the runs and of their students) are trained first, one at a time; the students
     then run in ``workers`` processes (each with one intra-op thread when more than one). Finished
     runs are read back, unfinished ones resume from their last checkpoint.
     """
-    configs = list(dict.fromkeys(r.config for r in runs))
+    configs = list(dict.fromkeys(r.config if isinstance(r, LabelledRun) else r for r in runs))
     teachers = [c for c in configs if c.kind == "teacher"]
     teachers += [teacher_config(c) for c in configs if uses_teacher(c) and c.teacher_checkpoint is None]
     for teacher in dict.fromkeys(teachers):
@@ -156,7 +193,8 @@ def run_all(runs: Sequence[LabelledRun], *, workers: int | None = None) -> list[
 
 
 def collect(runs: Sequence[LabelledRun]) -> pd.DataFrame:
-    """One row per run: group, label, backbone, method, seed, run_id and the final val metrics.
+    """One row per run: group, label, backbone, method, seed, run_id and the reported metrics
+    (:func:`reported_metrics`; the ``split`` column says which).
 
     Raises FileNotFoundError naming the first run that has not finished (call :func:`run_all`).
     """
@@ -165,7 +203,7 @@ def collect(runs: Sequence[LabelledRun]) -> pd.DataFrame:
         result = read_result(run_dir(run.config))
         if result is None:
             raise FileNotFoundError(f"run {run_id(run.config)} ({run.group}: {run.label}) has not finished; call run_all")
-        final = {k: v for k, v in result["final"].items() if k != "per_class_iou"}
+        reported = {k: v for k, v in reported_metrics(result).items() if k != "per_class_iou"}
         rows.append(
             {
                 "group": run.group,
@@ -176,7 +214,8 @@ def collect(runs: Sequence[LabelledRun]) -> pd.DataFrame:
                 "run_id": result["run_id"],
                 "wall_time_s": result["wall_time_s"],
                 "params_m": result["params_m"],
-                **final,
+                "split": "test" if result.get("test") is not None else run.config.val_split,
+                **reported,
             }
         )
     return pd.DataFrame(rows)

@@ -44,9 +44,11 @@ def _worker(rank, init_file, data_root, output_dir, report_dir):
         original = fit_module.evaluate
 
         def recording_evaluate(model, *args, **kwargs):
-            report["weights"] = [float(t.detach().double().sum()) for t in model.state_dict().values()]
-            report["val"] = original(model, *args, **kwargs)
-            return report["val"]
+            metrics = original(model, *args, **kwargs)
+            if "val" not in report:  # the epoch's validation, not the final test-split evaluation
+                report["weights"] = [float(t.detach().double().sum()) for t in model.state_dict().values()]
+                report["val"] = metrics
+            return metrics
 
         fit_module.evaluate = recording_evaluate
         report["result_miou"] = train_teacher(_config(data_root, output_dir))["final"]["miou"]

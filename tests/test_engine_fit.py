@@ -23,7 +23,7 @@ from aicsd.losses import Distiller
 @pytest.fixture(scope="module")
 def tiny_data(tmp_path_factory):
     root = tmp_path_factory.mktemp("synthetic")
-    return make_synthetic(root, num_train=16, num_val=6, image_size=(32, 48))
+    return make_synthetic(root, num_train=16, num_val=6, num_test=5, image_size=(32, 48))
 
 
 def _config(data_root, output_dir, **overrides):
@@ -119,6 +119,17 @@ def test_evaluate_checkpoint_reproduces_the_final_metrics(tiny_data, tmp_path):
     assert metrics["epoch"] == 0 and metrics["eval_mode"] == "released"
     full = evaluate_checkpoint(cfg, eval_mode="full", device="cpu")
     assert full["eval_mode"] == "full"
+
+
+def test_final_weights_are_evaluated_on_the_held_out_test_split(tiny_data, tmp_path):
+    cfg = _config(tiny_data, tmp_path, kind="teacher", epochs=1)
+    assert cfg.test_split == "test"
+    result = train_teacher(cfg)
+    held_out = evaluate_checkpoint(run_dir(cfg), split="test", device="cpu")
+    assert result["test"]["split"] == "test"
+    assert result["test"]["miou"] == pytest.approx(held_out["miou"])
+    assert result["test"]["miou"] != result["final"]["miou"]
+    assert load_profile("smoke", dataset="voc").test_split is None
 
 
 def test_non_finite_loss_names_step_terms_and_last_checkpoint(tiny_data, tmp_path, monkeypatch):

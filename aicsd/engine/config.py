@@ -103,6 +103,7 @@ class RunConfig:
     data_root: str = str(REPO_ROOT / "data" / "synthetic")
     train_split: str = "train"
     val_split: str = "val"
+    test_split: str | None = "test"
     train_limit: int | None = 400
     val_limit: int | None = None
     crop_size: int = 64
@@ -224,6 +225,8 @@ def _validate_dataset(cfg: RunConfig) -> None:
     splits = tuple(dataset_splits(cfg.dataset))
     _choice(f"train_split of {cfg.dataset}", cfg.train_split, splits)
     _choice(f"val_split of {cfg.dataset}", cfg.val_split, splits)
+    if cfg.test_split is not None:
+        _choice(f"test_split of {cfg.dataset}", cfg.test_split, splits)
 
 
 def _profile_defaults(name: str, kind: str, dataset: str) -> dict[str, Any]:
@@ -293,6 +296,7 @@ def load_profile(name: str = "cpu", **overrides: Any) -> RunConfig:
     dataset = overrides.get("dataset", RunConfig.dataset)
     values = {**_profile_defaults(name, kind, dataset), **overrides}
     values.setdefault("data_root", str(REPO_ROOT / "data" / dataset))
+    values.setdefault("test_split", "test" if dataset == "synthetic" else None)
     if kind == "teacher":
         values.setdefault("method", "none")
     return RunConfig(profile=name, **values)
@@ -310,6 +314,7 @@ def teacher_config(cfg: RunConfig) -> RunConfig:
         "data_root",
         "train_split",
         "val_split",
+        "test_split",
         "crop_size",
         "scale_range",
         "eval_mode",

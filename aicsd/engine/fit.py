@@ -35,7 +35,7 @@ from aicsd.engine.distributed import (
     distributed_context,
     resolve_device,
 )
-from aicsd.engine.loaders import build_datasets, seed_everything, take_first, train_loader, val_loader
+from aicsd.engine.loaders import build_datasets, build_eval_dataset, seed_everything, take_first, train_loader, val_loader
 from aicsd.engine.loops import FeatureTaps, NonFiniteLossError, Precision, evaluate, select_precision, train_one_epoch
 from aicsd.engine.setup import build_network, load_teacher, make_optimizer, poly_factor
 
@@ -252,10 +252,20 @@ def _fit(cfg: RunConfig, directory: Path, context: DistContext, device: torch.de
         barrier(context)
 
     result = _result(cfg, parts.model, progress, device, context, parts.teacher_path)
+    result["test"] = _evaluate_test_split(cfg, parts, context, device)
     if context.is_main:
         runstore.write_result(directory, result)
     barrier(context)
     return result
+
+
+def _evaluate_test_split(cfg: RunConfig, parts: _Parts, context: DistContext, device: torch.device) -> dict[str, Any] | None:
+    """Final weights on the held-out ``cfg.test_split`` (None when the config has none)."""
+    if cfg.test_split is None:
+        return None
+    test_set = build_eval_dataset(cfg, cfg.test_split)
+    metrics = evaluate(parts.model, val_loader(test_set, cfg, context, device), cfg.num_classes, device, precision=parts.precision)
+    return {"split": cfg.test_split, **metrics}
 
 
 def _save(path: Path, parts: _Parts, epoch: int, progress: dict[str, Any]) -> None:

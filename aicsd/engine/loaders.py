@@ -47,6 +47,8 @@ def build_datasets(cfg: RunConfig, context: DistContext) -> tuple[Dataset, Datas
         eval_tf = eval_transforms(cfg.eval_mode, size=cfg.eval_size)
         train = build_dataset(cfg.dataset, cfg.data_root, cfg.train_split, transforms=train_tf)
         val = build_dataset(cfg.dataset, cfg.data_root, cfg.val_split, transforms=eval_tf)
+        if cfg.test_split is not None:
+            build_dataset(cfg.dataset, cfg.data_root, cfg.test_split)
         return take_first(train, cfg.train_limit), take_first(val, cfg.val_limit)
 
     if cfg.dataset == "synthetic":
@@ -57,6 +59,14 @@ def build_datasets(cfg: RunConfig, context: DistContext) -> tuple[Dataset, Datas
                 ensure_synthetic(Path(cfg.data_root))
         barrier(context)
     return build()
+
+
+def build_eval_dataset(cfg: RunConfig, split: str) -> Dataset:
+    """``split`` of the run's dataset under the eval transforms (every image, no limit)."""
+    from aicsd.data import build_dataset
+    from aicsd.data.transforms import eval_transforms
+
+    return build_dataset(cfg.dataset, cfg.data_root, split, transforms=eval_transforms(cfg.eval_mode, size=cfg.eval_size))
 
 
 def train_loader(dataset: Dataset, cfg: RunConfig, context: DistContext, epoch: int, device: torch.device) -> DataLoader:

@@ -1,0 +1,120 @@
+"""Measurements behind the book's chapter on the released code (digest items 1-5, 7, 11, 12, 14).
+
+Each function measures one difference between the released code and the paper on given logits or a
+given network, so the chapter shows a number for each claim instead of asserting it.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from aicsd.losses import ICSDLoss, ics_matrix, released_ics_matrix
+
+
+def _off_diagonal(matrix: Tensor) -> Tensor:
+    classes = matrix.shape[-1]
+    mask = ~torch.eye(classes, dtype=torch.bool, device=matrix.device)
+    return matrix[..., mask]
+
+
+def _correlation(a: Tensor, b: Tensor) -> float:
+    return torch.corrcoef(torch.stack([a.flatten().double(), b.flatten().double()]))[0, 1].item()
+
+
+def height_softmax_ics_matrix(logits: Tensor) -> Tensor:
+    """KL(p_i || p_j) with the released softmax axis (over the height, one distribution per column),
+    averaged over the columns: (B, C, H, W) -> (B, C, C). Item 1 without items 2-5."""
+    columns = logits.float().permute(0, 3, 1, 2)
+    return ics_matrix(columns.reshape(-1, logits.shape[1], logits.shape[2], 1)).reshape(
+        logits.shape[0], logits.shape[3], logits.shape[1], logits.shape[1]
+    ).mean(dim=1)
+
+
+def softmax_axis_effect(logits: Tensor) -> dict[str, float]:
+    """Item 1: correlation of the off-diagonal ICS entries with the softmax over H*W (paper) and
+    over H only (released), per image, averaged; and the released distributions' total mass per class."""
+    paper = ics_matrix(logits)
+    column = height_softmax_ics_matrix(logits)
+    correlations = [_correlation(_off_diagonal(p), _off_diagonal(c)) for p, c in zip(paper, column)]
+    return {"correlation": sum(correlations) / len(correlations), "mass_per_class": float(logits.shape[-1])}
+
+
+def released_matrix_signs(logits: Tensor) -> dict[str, float]:
+    """Item 2: the released matrix is not a KL matrix: its largest entry, its diagonal's range, and
+    the paper matrix's diagonal (zero) for comparison."""
+    released = released_ics_matrix(logits)
+    paper = ics_matrix(logits)
+    return {
+        "released_max": released.max().item(),
+        "released_diagonal_min": torch.diagonal(released).min().item(),
+        "released_diagonal_max": torch.diagonal(released).max().item(),
+        "paper_diagonal_max_abs": torch.diagonal(paper, dim1=1, dim2=2).abs().max().item(),
+        "paper_min": paper.min().item(),
+    }
+
+
+def asymmetry(student: Tensor, teacher: Tensor, permutation: Tensor) -> dict[str, float]:
+    """Item 3: how asymmetric the paper's matrix is (max |M - M^T| / max M, on the teacher), and how
+    much renaming the classes by ``permutation`` changes each loss (relative change; the paper's is
+    0 up to rounding). Computed in float64."""
+    student, logits = student.double(), teacher.double()
+    paper = ics_matrix(logits)
+    changes = {}
+    for variant in ICSDLoss.VARIANTS:
+        loss = ICSDLoss(variant=variant)
+        original = loss(student, logits)
+        renamed = loss(student[:, permutation], logits[:, permutation])
+        changes[f"{variant}_relative_change"] = ((renamed - original).abs() / original).item()
+    return {"paper_asymmetry": ((paper - paper.transpose(1, 2)).abs().max() / paper.max()).item(), **changes}
+
+
+def batch_pooling(student: Tensor, teacher: Tensor) -> dict[str, float]:
+    """Item 5: the same images twice in a batch leave the paper's loss unchanged and halve the
+    released one (batch-pooled matrices, then divided by B again). Computed in float64."""
+    student, teacher = student.double(), teacher.double()
+    doubled_s, doubled_t = torch.cat([student, student]), torch.cat([teacher, teacher])
+    ratios = {}
+    for variant in ICSDLoss.VARIANTS:
+        loss = ICSDLoss(variant=variant)
+        ratios[f"{variant}_ratio"] = (loss(doubled_s, doubled_t) / loss(student, teacher)).item()
+    return ratios
+
+
+@torch.no_grad()
+def teacher_mode_disagreement(teacher: nn.Module, images: Tensor) -> dict[str, float]:
+    """Item 7: the share of pixels whose predicted class changes when the teacher runs in train
+    mode (BatchNorm on batch statistics, dropout on) instead of eval mode, on one batch (B, 3, H, W),
+    and the mean pixel-wise KL between the two class distributions. Restores the teacher's mode."""
+    was_training = teacher.training
+    generator_state = torch.get_rng_state()
+    teacher.eval()
+    eval_logits = teacher(images).float()
+    state = {k: v.clone() for k, v in teacher.state_dict().items()}
+    teacher.train()
+    torch.manual_seed(0)
+    train_logits = teacher(images).float()
+    teacher.load_state_dict(state)
+    teacher.train(was_training)
+    torch.set_rng_state(generator_state)
+    changed = (eval_logits.argmax(1) != train_logits.argmax(1)).float().mean().item()
+    kl = F.kl_div(F.log_softmax(train_logits, 1), F.log_softmax(eval_logits, 1), reduction="none", log_target=True)
+    return {"changed_pixels": changed, "mean_pixel_kl": kl.sum(1).mean().item()}
+
+
+def resolution_effect(model: nn.Module, images: Tensor) -> dict[str, float]:
+    """Item 14: ICS matrices from logits at the decoder's stride-4 resolution vs upsampled to the
+    input size (as the released code): correlation of off-diagonal entries and the ICSD between them."""
+    with torch.no_grad():
+        features = model.eval().forward_features(images)
+        full = features["logits"].float()
+        low = F.interpolate(full, size=features["decoder"].shape[-2:], mode="bilinear", align_corners=False)
+    paper_full, paper_low = ics_matrix(full), ics_matrix(low)
+    correlations = [_correlation(_off_diagonal(a), _off_diagonal(b)) for a, b in zip(paper_full, paper_low)]
+    return {
+        "correlation": sum(correlations) / len(correlations),
+        "icsd_between": ICSDLoss()(low, F.interpolate(full, size=low.shape[-2:], mode="bilinear", align_corners=False)).item(),
+        "pixels_full": full.shape[-1] * full.shape[-2],
+        "pixels_low": low.shape[-1] * low.shape[-2],
+    }

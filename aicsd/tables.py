@@ -1,0 +1,149 @@
+"""The book's tables from collected runs: mean +- std over seeds, next to the paper's numbers.
+
+Inputs are frames from :func:`aicsd.experiments.collect` (metrics as fractions); outputs are in %.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from aicsd import paper
+from aicsd.experiments import MAIN_METHODS, STUDENTS
+
+METRICS = {"miou": "mIoU", "pixel_accuracy": "pixel acc.", "mean_class_accuracy": "class acc."}
+
+
+def _mean_std(values: pd.Series) -> tuple[float, float, int]:
+    return 100 * values.mean(), 100 * values.std(ddof=1), int(values.count())
+
+
+def format_mean_std(mean: float, std: float, digits: int = 2) -> str:
+    """``"mean ± std"`` (``"mean"`` alone when std is NaN, i.e. a single run)."""
+    return f"{mean:.{digits}f}" if pd.isna(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
+def summary(df: pd.DataFrame, by: list[str], metric: str = "miou") -> pd.DataFrame:
+    """Mean, std (ddof 1) and n of ``metric`` in % per group of ``by``, in order of first appearance."""
+    if metric not in df.columns:
+        raise ValueError(f"metric {metric!r} not in the runs; available: {', '.join(df.columns)}")
+    rows = []
+    for key, group in df.groupby(by, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        mean, std, n = _mean_std(group[metric])
+        rows.append({**dict(zip(by, key)), "mean": mean, "std": std, "n": n})
+    return pd.DataFrame(rows)
+
+
+def main_results(df: pd.DataFrame, teacher_miou: float, teacher_pixel_accuracy: float) -> pd.DataFrame:
+    """The main table: one row per (student, method) with our mean ± std mIoU and pixel accuracy,
+    the gain over the plain student, and the paper's Pascal VOC mIoU and gain beside them.
+
+    ``teacher_*`` are fractions (the teacher is one run); its row comes first.
+    """
+    voc = paper.voc_table()
+    rows = [
+        {
+            "student": "Teacher: ResNet-101",
+            "method": "",
+            "ours mIoU": f"{100 * teacher_miou:.2f}",
+            "ours pixel acc.": f"{100 * teacher_pixel_accuracy:.2f}",
+            "ours gain": "",
+            "paper mIoU (VOC)": f"{voc.loc[('resnet101', 'teacher'), 'miou']:.2f}",
+            "paper gain": "",
+        }
+    ]
+    for student in STUDENTS:
+        part = df[df["backbone"] == student]
+        baseline = 100 * part[part["method"] == "none"]["miou"].mean()
+        paper_baseline = voc.loc[(student, "none"), "miou"]
+        for method in MAIN_METHODS:
+            runs = part[part["method"] == method]
+            if runs.empty:
+                continue
+            mean, std, _ = _mean_std(runs["miou"])
+            acc_mean, acc_std, _ = _mean_std(runs["pixel_accuracy"])
+            paper_mean, paper_std = voc.loc[(student, method), ["miou", "miou_std"]]
+            rows.append(
+                {
+                    "student": paper.STUDENTS[student],
+                    "method": paper.METHOD_LABELS[method],
+                    "ours mIoU": format_mean_std(mean, std),
+                    "ours pixel acc.": format_mean_std(acc_mean, acc_std),
+                    "ours gain": "" if method == "none" else f"{mean - baseline:+.2f}",
+                    "paper mIoU (VOC)": format_mean_std(paper_mean, paper_std),
+                    "paper gain": "" if method == "none" else f"{paper_mean - paper_baseline:+.2f}",
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def ablation(df: pd.DataFrame, group: str) -> pd.DataFrame:
+    """One ablation group (rows in order): mean ± std test mIoU and pixel accuracy, n seeds."""
+    part = df[df["group"] == group]
+    if part.empty:
+        raise ValueError(f"no runs in ablation group {group!r}; groups: {', '.join(df['group'].unique())}")
+    rows = []
+    for label, runs in part.groupby("label", sort=False):
+        mean, std, n = _mean_std(runs["miou"])
+        acc_mean, acc_std, _ = _mean_std(runs["pixel_accuracy"])
+        rows.append({"setting": label, "mIoU": format_mean_std(mean, std), "pixel acc.": format_mean_std(acc_mean, acc_std), "seeds": n})
+    return pd.DataFrame(rows)
+
+
+RECIPE_FIELDS = {
+    "backbone": "backbone",
+    "width_multiplier": "width",
+    "pretrained_backbone": "ImageNet init",
+    "epochs": "epochs",
+    "batch_size": "batch",
+    "lr": "lr (backbone)",
+    "head_lr_multiplier": "head lr x",
+    "momentum": "momentum",
+    "weight_decay": "weight decay",
+    "poly_power": "poly power",
+    "crop_size": "crop",
+    "scale_range": "scale range",
+    "eval_mode": "eval protocol",
+    "eval_size": "eval size",
+    "train_split": "train split",
+    "train_limit": "train images (limit)",
+    "amp": "mixed precision (CUDA)",
+}
+
+
+def recipe(
+    profiles: tuple[tuple[str, str], ...] = (("smoke", "synthetic"), ("cpu", "synthetic"), ("paper", "voc")),
+) -> pd.DataFrame:
+    """The training recipe of each (profile, dataset), read from the config objects (not typed by
+    hand): one column per (profile, dataset, teacher/student), one row per setting, plus the seeds
+    per cell."""
+    from aicsd.engine import load_profile
+    from aicsd.experiments import seeds_of
+
+    columns = {}
+    for profile, dataset in profiles:
+        for kind in ("teacher", "student"):
+            cfg = load_profile(profile, kind=kind, dataset=dataset)
+            column = {label: getattr(cfg, field) for field, label in RECIPE_FIELDS.items()}
+            column["seeds per cell"] = len(seeds_of(profile)) if kind == "student" else 1
+            columns[(f"{profile} ({dataset})", kind)] = {
+                k: f"{v:.4g}" if isinstance(v, float) else str(v) for k, v in column.items()
+            }
+    return pd.DataFrame(columns)
+
+
+BENCHMARK_RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+
+
+def benchmark_records(prefix: str, folder: Path = BENCHMARK_RESULTS) -> list[dict]:
+    """Every ``<prefix>-*.json`` record in ``folder`` (one per device), sorted by file name."""
+    return [json.loads(path.read_text()) for path in sorted(folder.glob(f"{prefix}-*.json"))]
+
+
+def benchmark_table(record: dict) -> pd.DataFrame:
+    """The rows of one benchmark record as a frame, with its device, threads and date as columns."""
+    rows = pd.DataFrame(record["rows"])
+    return rows.assign(device=record["device"], date=record["date"][:10])
