@@ -20,6 +20,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
@@ -49,9 +50,22 @@ def execute(notebook: Path, output_dir: Path, parameters: dict[str, object]) -> 
     except PapermillExecutionError as error:
         os.replace(partial, failed)
         raise NotebookFailed(notebook, failed, error) from None
+    hide_default_parameters(partial)
     os.replace(partial, target)
     failed.unlink(missing_ok=True)
     return time.perf_counter() - start
+
+
+def hide_default_parameters(path: Path) -> None:
+    """Tag the stored defaults cell ``remove-cell`` when papermill injected the values used, so the
+    book shows only the parameters the notebook actually ran with."""
+    notebook = nbformat.read(path, as_version=4)
+    tags = [cell.metadata.get("tags", []) for cell in notebook.cells]
+    if any("injected-parameters" in t for t in tags):
+        for cell, cell_tags in zip(notebook.cells, tags):
+            if "parameters" in cell_tags and "remove-cell" not in cell_tags:
+                cell.metadata["tags"] = [*cell_tags, "remove-cell"]
+        nbformat.write(notebook, path)
 
 
 class NotebookFailed(RuntimeError):

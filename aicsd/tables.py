@@ -37,19 +37,20 @@ def summary(df: pd.DataFrame, by: list[str], metric: str = "miou") -> pd.DataFra
     return pd.DataFrame(rows)
 
 
-def main_results(df: pd.DataFrame, teacher_miou: float, teacher_pixel_accuracy: float) -> pd.DataFrame:
+def main_results(df: pd.DataFrame, teacher: dict[str, float], teacher_backbone: str) -> pd.DataFrame:
     """The main table: one row per (student, method) with our mean ± std mIoU and pixel accuracy,
     the gain over the plain student, and the paper's Pascal VOC mIoU and gain beside them.
 
-    ``teacher_*`` are fractions (the teacher is one run); its row comes first.
+    ``teacher`` holds the teacher run's reported metrics (fractions); its row comes first, beside
+    the paper's ResNet-101 teacher.
     """
     voc = paper.voc_table()
     rows = [
         {
-            "student": "Teacher: ResNet-101",
+            "student": f"Teacher: {teacher_backbone}",
             "method": "",
-            "ours mIoU": f"{100 * teacher_miou:.2f}",
-            "ours pixel acc.": f"{100 * teacher_pixel_accuracy:.2f}",
+            "ours mIoU": f"{100 * teacher['miou']:.2f}",
+            "ours pixel acc.": f"{100 * teacher['pixel_accuracy']:.2f}",
             "ours gain": "",
             "paper mIoU (VOC)": f"{voc.loc[('resnet101', 'teacher'), 'miou']:.2f}",
             "paper gain": "",
@@ -146,4 +147,4 @@ def benchmark_records(prefix: str, folder: Path = BENCHMARK_RESULTS) -> list[dic
 def benchmark_table(record: dict) -> pd.DataFrame:
     """The rows of one benchmark record as a frame, with its device, threads and date as columns."""
     rows = pd.DataFrame(record["rows"])
-    return rows.assign(device=record["device"], date=record["date"][:10])
+    return rows.assign(device=record["device"], threads=record.get("threads"), date=record["date"][:10])

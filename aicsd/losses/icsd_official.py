@@ -62,7 +62,7 @@ def entropy_dominance(logits: Tensor, temperature: float = 1.0) -> dict[str, flo
     """How much of the released matrix is the entropy term (digest item 4): (B, C, H, W) -> numbers.
 
     The released entry is ``neg_entropy[max(i, j)] - cross[i, j]``. Returns the largest and the mean
-    share |cross| / |entry| over all entries, and the range of the row-normalised matrix.
+    share ``|cross| / |entry|`` over all entries, and the range of the row-normalised matrix.
     """
     with torch.no_grad():
         matrix = released_ics_matrix(logits, temperature)

@@ -1,0 +1,53 @@
+"""Reloading finished runs and looking at their ICS matrices."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from aicsd import analysis, experiments
+from aicsd.data import make_synthetic
+from aicsd.engine import read_result, run_dir
+
+
+@pytest.fixture(scope="module")
+def teacher(tmp_path_factory):
+    root = tmp_path_factory.mktemp("analysis")
+    data = make_synthetic(root / "data", num_train=8, num_val=3, num_test=4, image_size=(32, 40))
+    config = replace(experiments.teacher_run("smoke", data_root=str(data), device="cpu"), output_dir=str(root / "runs"))
+    experiments.run_all([config])
+    return config
+
+
+def test_loaded_model_reproduces_the_stored_test_metrics(teacher):
+    from aicsd.engine import evaluate_checkpoint
+
+    model = analysis.load_model(teacher)
+    assert not model.training
+    images, masks = analysis.eval_images(teacher, "test", [0, 1, 2, 3])
+    assert len(images) == 4 and images[0].shape[1:] == masks[0].shape
+    stored = evaluate_checkpoint(run_dir(teacher), split="test", device="cpu")
+    assert stored["miou"] == pytest.approx(read_result(run_dir(teacher))["test"]["miou"])
+    logits = analysis.predict_logits(model, images[0])
+    assert logits.shape == (21, *images[0].shape[1:])
+
+
+def test_ics_helpers(teacher):
+    model = analysis.load_model(teacher)
+    images, _ = analysis.eval_images(teacher, "test", [0, 1])
+    matrix = analysis.mean_ics_matrix(model, images)
+    assert matrix.shape == (21, 21) and torch.all(matrix >= -1e-4)
+    assert analysis.icsd_to_teacher(model, model, images) == 0.0
+    batch = analysis.fixed_size_batch(teacher, "test", 3, 24)
+    assert batch.shape == (3, 3, 24, 24)
+    image = analysis.denormalize(images[0])
+    assert image.shape[-1] == 3 and 0 <= image.min() and image.max() <= 1
+
+
+def test_missing_checkpoint_and_index_are_named(teacher, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        analysis.load_model(tmp_path)
+    with pytest.raises(IndexError, match="has 4 images"):
+        analysis.eval_images(teacher, "test", [10])

@@ -1,0 +1,52 @@
+"""The book's run grids, the parallel runner and result collection."""
+
+from __future__ import annotations
+
+import pytest
+
+from aicsd import experiments
+from aicsd.data import make_synthetic
+from aicsd.engine import load_profile
+
+
+def test_cpu_grids_have_every_cell_and_share_identical_runs():
+    main = experiments.main_table("cpu")
+    ablations = experiments.ablations("cpu")
+    assert len(main) == 2 * 6 * 3
+    assert {(r.config.backbone, r.config.method) for r in main} == {
+        (s, m) for s in experiments.STUDENTS for m in experiments.MAIN_METHODS
+    }
+    assert {r.group for r in ablations} == {"components", "variant", "temperature", "icsd_weight"}
+    assert all(r.config.backbone == experiments.ABLATION_STUDENT for r in ablations)
+    unique = {r.config for r in main + ablations}
+    assert len(unique) == 36 + 21  # the default-setting ablation rows are the main table's AICSD runs
+    released = [r.config for r in ablations if r.label == "released ICSD"]
+    assert {c.icsd_variant for c in released} == {"official"}
+    assert experiments.seeds_of("smoke") == (0,)
+    with pytest.raises(ValueError, match="valid: smoke, cpu, paper"):
+        experiments.seeds_of("gpu")
+
+
+def test_report_split_and_reported_metrics():
+    assert experiments.report_split(load_profile("cpu")) == "test"
+    assert experiments.report_split(load_profile("paper", dataset="voc")) == "val"
+    assert experiments.reported_metrics({"final": {"miou": 0.1}, "test": {"miou": 0.2}}) == {"miou": 0.2}
+    assert experiments.reported_metrics({"final": {"miou": 0.1}, "test": None}) == {"miou": 0.1}
+
+
+def test_run_all_trains_teacher_then_students_and_collect_reads_them(tmp_path):
+    data = make_synthetic(tmp_path / "data", num_train=8, num_val=3, num_test=3, image_size=(32, 40))
+    fields = {"output_dir": str(tmp_path / "runs"), "device": "cpu"}
+    runs = [
+        experiments.LabelledRun("t", m, experiments.student_run("smoke", backbone="resnet18", method=m, seed=0, data_root=str(data), **fields))
+        for m in ("none", "aicsd")
+    ]
+    with pytest.raises(FileNotFoundError, match="has not finished"):
+        experiments.collect(runs)
+    ids = experiments.run_all(runs, workers=1)
+    assert len(ids) == 2
+    table = experiments.collect(runs)
+    assert list(table["method"]) == ["none", "aicsd"]
+    assert set(table["split"]) == {"test"}
+    assert table["miou"].between(0, 1).all()
+    assert experiments.run_all(runs, workers=1) == ids

@@ -1,0 +1,60 @@
+"""Tables: mean +- std over seeds, the paper beside ours, recipes from the configs."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from aicsd import tables
+
+
+def _runs() -> pd.DataFrame:
+    rows = []
+    for backbone, base in (("resnet18", 0.50), ("mobilenet_v2", 0.40)):
+        for method, gain in (("none", 0.0), ("kd", 0.01), ("aicsd", 0.03)):
+            for seed, noise in enumerate((-0.01, 0.0, 0.01)):
+                rows.append({"backbone": backbone, "method": method, "seed": seed, "miou": base + gain + noise, "pixel_accuracy": 0.9, "group": "main", "label": method})
+    return pd.DataFrame(rows)
+
+
+def test_summary_gives_percent_mean_std_and_count():
+    summary = tables.summary(_runs(), ["backbone", "method"]).set_index(["backbone", "method"])
+    assert summary.loc[("resnet18", "aicsd"), "mean"] == pytest.approx(53.0)
+    assert summary.loc[("resnet18", "aicsd"), "std"] == pytest.approx(1.0)
+    assert summary.loc[("resnet18", "aicsd"), "n"] == 3
+    with pytest.raises(ValueError, match="available"):
+        tables.summary(_runs(), ["backbone"], metric="fwiou")
+
+
+def test_main_results_puts_the_paper_beside_ours():
+    table = tables.main_results(_runs(), {"miou": 0.7, "pixel_accuracy": 0.95}, "resnet101")
+    assert list(table.columns) == ["student", "method", "ours mIoU", "ours pixel acc.", "ours gain", "paper mIoU (VOC)", "paper gain"]
+    assert table.iloc[0]["ours mIoU"] == "70.00" and table.iloc[0]["paper mIoU (VOC)"] == "77.85"
+    aicsd = table[(table["student"] == "S1: ResNet-18") & (table["method"] == "+ AICSD")].iloc[0]
+    assert aicsd["ours mIoU"] == "53.00 ± 1.00" and aicsd["ours gain"] == "+3.00"
+    assert aicsd["paper mIoU (VOC)"] == "70.03 ± 0.13" and aicsd["paper gain"] == "+2.53"
+    assert len(table) == 1 + 2 * 3
+
+
+def test_ablation_rows_and_missing_group():
+    table = tables.ablation(_runs(), "main")
+    assert list(table["setting"]) == ["none", "kd", "aicsd"] and set(table["seeds"]) == {6}
+    with pytest.raises(ValueError, match="no runs"):
+        tables.ablation(_runs(), "temperature")
+
+
+def test_recipe_is_read_from_the_profiles():
+    recipe = tables.recipe()
+    assert recipe.loc["crop", ("paper (voc)", "student")] == "513"
+    assert recipe.loc["train split", ("paper (voc)", "teacher")] == "train_aug"
+    assert recipe.loc["seeds per cell", ("cpu (synthetic)", "student")] == "3"
+
+
+def test_benchmark_records_are_read_from_the_results_folder(tmp_path):
+    record = {"device": "cpu", "threads": 2, "date": "2026-11-25T00:00:00", "rows": [{"a": 1}]}
+    (tmp_path / "bench_x-cpu.json").write_text(json.dumps(record))
+    (records,) = tables.benchmark_records("bench_x", tmp_path)
+    frame = tables.benchmark_table(records)
+    assert frame.iloc[0].to_dict() == {"a": 1, "device": "cpu", "threads": 2, "date": "2026-11-25"}
