@@ -8,7 +8,7 @@ DATASET ?= synthetic
 DATA_ROOT ?=
 CHROMIUM ?= chromium
 
-.PHONY: venv reproduce test test-fast book lab bench screenshots clean
+.PHONY: venv reproduce test test-fast book lab bench screenshots results-table clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,7 @@ test-fast: $(STAMP)
 
 # The Jupyter Book from the executed notebooks (never re-executed), warnings as errors.
 book: $(STAMP)
-	$(VENV)/bin/jupyter-book build . --path-output book --warningiserror --nitpick --keep-going
+	$(VENV)/bin/jupyter-book build . --path-output book --warningiserror --keep-going
 	@echo "open book/_build/html/index.html"
 
 lab: $(STAMP)
@@ -43,6 +43,10 @@ bench: $(STAMP)
 # Headless Chromium screenshots of the built book (Debian: apt-get install chromium).
 screenshots: $(STAMP)
 	$(PY) book/screenshots.py --chromium $(CHROMIUM)
+
+# The main table of the finished runs of PROFILE as Markdown (the README's table).
+results-table: $(STAMP)
+	$(PY) -c "from aicsd.tables import markdown_main_table; print(markdown_main_table('$(PROFILE)', '$(DATASET)'))"
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info book/_build

@@ -148,3 +148,14 @@ def benchmark_table(record: dict) -> pd.DataFrame:
     """The rows of one benchmark record as a frame, with its device, threads and date as columns."""
     rows = pd.DataFrame(record["rows"])
     return rows.assign(device=record["device"], threads=record.get("threads"), date=record["date"][:10])
+
+
+def markdown_main_table(profile: str = "cpu", dataset: str = "synthetic") -> str:
+    """The main table of finished runs of ``profile`` as Markdown (for the README): raises
+    FileNotFoundError naming the first missing run."""
+    from aicsd import engine, experiments
+
+    teacher = experiments.teacher_run(profile, dataset=dataset)
+    results = experiments.collect(experiments.main_table(profile, dataset=dataset))
+    teacher_metrics = experiments.reported_metrics(engine.read_result(engine.run_dir(teacher)))
+    return main_results(results, teacher_metrics, teacher.backbone).to_markdown(index=False)

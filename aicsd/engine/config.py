@@ -12,7 +12,7 @@ A :class:`RunConfig` holds everything that defines a training run. Profiles give
   then do not depend on the machine's core count (results differ between thread counts in the last
   bits, and short runs amplify that), and two runs side by side use two cores. Measured on 2 cores:
   teacher about 4 minutes (31 % mIoU), a student run 18-31 s (15-17 % for ResNet-18).
-- ``paper``: the released code's recipe (see ``/work/shared/paper/DIGEST.md``): SGD momentum 0.9,
+- ``paper``: the released code's recipe (the digest of the paper and its code, ``shared/paper/DIGEST.md``): SGD momentum 0.9,
   weight decay 5e-4, poly LR (power 0.9) per iteration, 10x LR for ASPP + decoder, crop 513,
   ImageNet-pretrained backbones, full widths, ResNet-101 teacher, eval at shorter side 513 with
   batch 1. VOC: the released lr 0.007 is for batch 6; we train with batch 8 and scale it linearly to

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Time `make reproduce` end to end and per notebook from an empty run store, and keep the record
+# for the book's performance chapter: benchmarks/results/reproduce-<profile>.json.
+#   benchmarks/bench_reproduce.sh [PROFILE]      (default cpu; the current runs/ is moved to runs.previous/)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+profile="${1:-cpu}"
+if [ -d runs ]; then
+  rm -rf runs.previous
+  mv runs runs.previous
+  echo "moved the existing run store to runs.previous/"
+fi
+make reproduce PROFILE="$profile"
+mkdir -p benchmarks/results
+cp book/_executed/timings.json "benchmarks/results/reproduce-$profile.json.tmp"
+mv "benchmarks/results/reproduce-$profile.json.tmp" "benchmarks/results/reproduce-$profile.json"
+echo "wrote benchmarks/results/reproduce-$profile.json"
