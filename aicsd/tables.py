@@ -158,4 +158,4 @@ def markdown_main_table(profile: str = "cpu", dataset: str = "synthetic") -> str
     teacher = experiments.teacher_run(profile, dataset=dataset)
     results = experiments.collect(experiments.main_table(profile, dataset=dataset))
     teacher_metrics = experiments.reported_metrics(engine.read_result(engine.run_dir(teacher)))
-    return main_results(results, teacher_metrics, teacher.backbone).to_markdown(index=False)
+    return main_results(results, teacher_metrics, teacher.backbone).to_markdown(index=False, disable_numparse=True)
