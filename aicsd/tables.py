@@ -159,3 +159,30 @@ def markdown_main_table(profile: str = "cpu", dataset: str = "synthetic") -> str
     results = experiments.collect(experiments.main_table(profile, dataset=dataset))
     teacher_metrics = experiments.reported_metrics(engine.read_result(engine.run_dir(teacher)))
     return main_results(results, teacher_metrics, teacher.backbone).to_markdown(index=False, disable_numparse=True)
+
+
+LOSS_BENCHMARK_COLUMNS = ["device", "threads", "date", "shape", "implementation", "ms", "peak_mib", "speedup_vs_loop", "memory_vs_loop"]
+STEP_BENCHMARK_COLUMNS = ["device", "preset", "date", "student", "recipe", "images_per_second", "peak_mib", "loss_share", "speedup_vs_released", "memory_vs_released"]
+
+
+def loss_benchmarks(folder: Path = BENCHMARK_RESULTS) -> pd.DataFrame:
+    """Every ``bench_losses-*.json`` record as one table (ms, MiB); empty when none is recorded."""
+    records = benchmark_records("bench_losses", folder)
+    if not records:
+        return pd.DataFrame(columns=LOSS_BENCHMARK_COLUMNS)
+    table = pd.concat([benchmark_table(r) for r in records], ignore_index=True)
+    table = table.assign(
+        shape=table["shape"].map(lambda s: "x".join(map(str, s))),
+        ms=1e3 * table["seconds"],
+        peak_mib=table["peak_bytes"] / 2**20,
+    )
+    return table[LOSS_BENCHMARK_COLUMNS]
+
+
+def step_benchmarks(folder: Path = BENCHMARK_RESULTS) -> pd.DataFrame:
+    """Every ``bench_step-*.json`` record as one table (MiB); empty when none is recorded."""
+    records = benchmark_records("bench_step", folder)
+    if not records:
+        return pd.DataFrame(columns=STEP_BENCHMARK_COLUMNS)
+    table = pd.concat([benchmark_table(r).assign(preset=r["preset"]) for r in records], ignore_index=True)
+    return table.assign(peak_mib=table["peak_bytes"] / 2**20)[STEP_BENCHMARK_COLUMNS]

@@ -58,3 +58,8 @@ def test_benchmark_records_are_read_from_the_results_folder(tmp_path):
     (records,) = tables.benchmark_records("bench_x", tmp_path)
     frame = tables.benchmark_table(records)
     assert frame.iloc[0].to_dict() == {"a": 1, "device": "cpu", "threads": 2, "date": "2026-11-25"}
+
+
+def test_benchmark_tables_are_empty_but_shaped_without_records(tmp_path):
+    assert list(tables.loss_benchmarks(tmp_path).columns) == tables.LOSS_BENCHMARK_COLUMNS
+    assert tables.step_benchmarks(tmp_path).empty
