@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["format_mean_std", "load_runs", "summarise"]
+__all__ = ["format_mean_std", "load_runs", "mean_std_text", "summarise"]
 
 _SCALARS = ("epochs_done", "wall_time_s", "train_images_per_s", "device", "world_size", "params_m")
 
@@ -45,24 +45,25 @@ def load_runs(root: str | Path = "runs") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summarise(df: pd.DataFrame, by: Sequence[str], metric: str = "miou") -> pd.DataFrame:
+def summarise(df: pd.DataFrame, by: Sequence[str], metric: str = "miou", *, sort: bool = True) -> pd.DataFrame:
     """Mean, sample standard deviation (ddof 1; NaN for one run) and count of ``metric`` per group.
 
-    Returns a frame indexed by ``by`` with columns ``mean``, ``std``, ``n``.
+    Returns a frame indexed by ``by`` with columns ``mean``, ``std``, ``n``; groups sorted by key, or
+    in order of first appearance with ``sort=False``.
     """
     by = list(by)
     missing = [name for name in [*by, metric] if name not in df.columns]
     if missing:
         raise ValueError(f"columns {missing} not in the runs table; available: {', '.join(map(str, df.columns))}")
-    grouped = df.groupby(by, dropna=False)[metric]
+    grouped = df.groupby(by, dropna=False, sort=sort)[metric]
     return pd.DataFrame({"mean": grouped.mean(), "std": grouped.std(ddof=1), "n": grouped.count()})
 
 
+def mean_std_text(mean: float, std: float, digits: int = 2) -> str:
+    """``"mean ± std"``, or ``"mean"`` alone when std is NaN (a single run)."""
+    return f"{mean:.{digits}f}" if pd.isna(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
+
+
 def format_mean_std(summary: pd.DataFrame, scale: float = 100.0, digits: int = 2) -> pd.Series:
-    """``"mean +- std"`` strings of a :func:`summarise` frame, values times ``scale`` (percent)."""
-
-    def text(row: pd.Series) -> str:
-        mean = f"{row['mean'] * scale:.{digits}f}"
-        return mean if row["n"] < 2 else f"{mean} ± {row['std'] * scale:.{digits}f}"
-
-    return summary.apply(text, axis=1)
+    """``"mean ± std"`` strings of a :func:`summarise` frame, values times ``scale`` (percent)."""
+    return summary.apply(lambda row: mean_std_text(row["mean"] * scale, row["std"] * scale, digits), axis=1)

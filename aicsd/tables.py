@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from aicsd import paper
+from aicsd.results import mean_std_text, summarise
 from aicsd.experiments import MAIN_METHODS, STUDENTS
 
 METRICS = {"miou": "mIoU", "pixel_accuracy": "pixel acc.", "mean_class_accuracy": "class acc."}
@@ -20,21 +21,11 @@ def _mean_std(values: pd.Series) -> tuple[float, float, int]:
     return 100 * values.mean(), 100 * values.std(ddof=1), int(values.count())
 
 
-def format_mean_std(mean: float, std: float, digits: int = 2) -> str:
-    """``"mean ± std"`` (``"mean"`` alone when std is NaN, i.e. a single run)."""
-    return f"{mean:.{digits}f}" if pd.isna(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
-
-
 def summary(df: pd.DataFrame, by: list[str], metric: str = "miou") -> pd.DataFrame:
-    """Mean, std (ddof 1) and n of ``metric`` in % per group of ``by``, in order of first appearance."""
-    if metric not in df.columns:
-        raise ValueError(f"metric {metric!r} not in the runs; available: {', '.join(df.columns)}")
-    rows = []
-    for key, group in df.groupby(by, sort=False):
-        key = key if isinstance(key, tuple) else (key,)
-        mean, std, n = _mean_std(group[metric])
-        rows.append({**dict(zip(by, key)), "mean": mean, "std": std, "n": n})
-    return pd.DataFrame(rows)
+    """Mean, std (ddof 1) and n of ``metric`` in % per group of ``by``, in order of first appearance
+    (:func:`aicsd.results.summarise`, as columns)."""
+    table = summarise(df, by, metric, sort=False).reset_index()
+    return table.assign(mean=100 * table["mean"], std=100 * table["std"])
 
 
 def main_results(df: pd.DataFrame, teacher: dict[str, float], teacher_backbone: str) -> pd.DataFrame:
@@ -71,14 +62,46 @@ def main_results(df: pd.DataFrame, teacher: dict[str, float], teacher_backbone: 
                 {
                     "student": paper.STUDENTS[student],
                     "method": paper.METHOD_LABELS[method],
-                    "ours mIoU": format_mean_std(mean, std),
-                    "ours pixel acc.": format_mean_std(acc_mean, acc_std),
+                    "ours mIoU": mean_std_text(mean, std),
+                    "ours pixel acc.": mean_std_text(acc_mean, acc_std),
                     "ours gain": "" if method == "none" else f"{mean - baseline:+.2f}",
-                    "paper mIoU (VOC)": format_mean_std(paper_mean, paper_std),
+                    "paper mIoU (VOC)": mean_std_text(paper_mean, paper_std),
                     "paper gain": "" if method == "none" else f"{paper_mean - paper_baseline:+.2f}",
                 }
             )
     return pd.DataFrame(rows)
+
+
+def main_numbers(df: pd.DataFrame, teacher: dict[str, float]) -> dict[str, float]:
+    """The main table's numbers that the prose cites, by glue key (values in %): ``main_<student>_<method>_miou``
+    and ``_std``, ``main_teacher_miou``, per student ``main_<student>_aicsd_gain`` (over the plain
+    student), ``_teacher_gap``, ``_aicsd_vs_best_baseline``, and the paper's ``paper_<student>_aicsd_gain``
+    and ``_teacher_gap`` (Pascal VOC). ``+`` in method names becomes ``plus``."""
+    voc = paper.voc_table()["miou"]
+    numbers = {"main_teacher_miou": 100 * float(teacher["miou"])}
+    table = summary(df, ["backbone", "method"])
+    for row in table.itertuples():
+        key = f"main_{row.backbone}_{row.method}".replace("+", "plus")
+        numbers[f"{key}_miou"] = float(row.mean)
+        numbers[f"{key}_std"] = float(row.std)
+    for student in STUDENTS:
+        means = table[table["backbone"] == student].set_index("method")["mean"]
+        numbers[f"main_{student}_aicsd_gain"] = float(means["aicsd"] - means["none"])
+        numbers[f"main_{student}_teacher_gap"] = numbers["main_teacher_miou"] - float(means["none"])
+        numbers[f"main_{student}_aicsd_vs_best_baseline"] = float(means["aicsd"] - means.drop(["none", "aicsd"]).max())
+        numbers[f"paper_{student}_aicsd_gain"] = float(voc[(student, "aicsd")] - voc[(student, "none")])
+        numbers[f"paper_{student}_teacher_gap"] = float(voc[("resnet101", "teacher")] - voc[(student, "none")])
+    return numbers
+
+
+def glue_keys(table: pd.DataFrame, columns: list[str], prefix: str) -> dict[str, float]:
+    """``{prefix_<col1>_<col2>...: mean}`` for each row of a :func:`summary` table, lower case, every
+    character that is not a letter or digit replaced by ``_`` (keys the prose can cite)."""
+    numbers = {}
+    for _, row in table.iterrows():
+        text = "_".join([prefix, *(str(row[c]) for c in columns)]).lower()
+        numbers["".join(ch if ch.isalnum() else "_" for ch in text)] = float(row["mean"])
+    return numbers
 
 
 def ablation(df: pd.DataFrame, group: str) -> pd.DataFrame:
@@ -90,7 +113,7 @@ def ablation(df: pd.DataFrame, group: str) -> pd.DataFrame:
     for label, runs in part.groupby("label", sort=False):
         mean, std, n = _mean_std(runs["miou"])
         acc_mean, acc_std, _ = _mean_std(runs["pixel_accuracy"])
-        rows.append({"setting": label, "mIoU": format_mean_std(mean, std), "pixel acc.": format_mean_std(acc_mean, acc_std), "seeds": n})
+        rows.append({"setting": label, "mIoU": mean_std_text(mean, std), "pixel acc.": mean_std_text(acc_mean, acc_std), "seeds": n})
     return pd.DataFrame(rows)
 
 

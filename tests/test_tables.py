@@ -63,3 +63,17 @@ def test_benchmark_records_are_read_from_the_results_folder(tmp_path):
 def test_benchmark_tables_are_empty_but_shaped_without_records(tmp_path):
     assert list(tables.loss_benchmarks(tmp_path).columns) == tables.LOSS_BENCHMARK_COLUMNS
     assert tables.step_benchmarks(tmp_path).empty
+
+
+def test_main_numbers_are_the_glued_gains_and_gaps():
+    numbers = tables.main_numbers(_runs(), {"miou": 0.7, "pixel_accuracy": 0.95})
+    assert numbers["main_resnet18_aicsd_miou"] == pytest.approx(53.0)
+    assert numbers["main_resnet18_aicsd_gain"] == pytest.approx(3.0)
+    assert numbers["main_mobilenet_v2_teacher_gap"] == pytest.approx(30.0)
+    assert numbers["main_resnet18_aicsd_vs_best_baseline"] == pytest.approx(2.0)
+    assert numbers["paper_resnet18_aicsd_gain"] == pytest.approx(2.53)
+
+
+def test_glue_keys_are_sanitised():
+    table = tables.summary(_runs().assign(label="T = 1"), ["group", "label"])
+    assert tables.glue_keys(table, ["group", "label"], "ablation") == {"ablation_main_t___1": pytest.approx((51 + 41) / 2 + 1 / 3)}
