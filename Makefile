@@ -19,7 +19,7 @@ venv: $(STAMP)
 
 # Execute every notebook (papermill) into book/_executed/; finished training runs are reused.
 reproduce: $(STAMP)
-	$(PY) -m aicsd.reproduce --profile $(PROFILE) --dataset $(DATASET) $(if $(DATA_ROOT),--data-root $(DATA_ROOT),)
+	$(PY) -m aicsd.study.reproduce --profile $(PROFILE) --dataset $(DATASET) $(if $(DATA_ROOT),--data-root $(DATA_ROOT),)
 
 test: $(STAMP)
 	$(PY) -m pytest tests --nbval-lax notebooks
@@ -46,7 +46,7 @@ screenshots: $(STAMP)
 
 # The main table of the finished runs of PROFILE as Markdown (the README's table).
 results-table: $(STAMP)
-	$(PY) -c "from aicsd.tables import markdown_main_table; print(markdown_main_table('$(PROFILE)', '$(DATASET)'))"
+	$(PY) -c "from aicsd.study.tables import markdown_main_table; print(markdown_main_table('$(PROFILE)', '$(DATASET)'))"
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info book/_build

@@ -1,11 +1,8 @@
 """aicsd: a reproducible companion for AICSD (Adaptive Inter-Class Similarity Distillation).
 
-Submodules: ``losses`` (ICSD, KD, AD, SP, ICKD, ALW), ``models`` (DeepLabV3+), ``data``, ``engine``
-(configs, training, run store), ``metrics``, ``experiments`` (the book's run grids), ``tables``,
-``plots``, ``analysis`` and ``audit``. The three entry points below train or evaluate one run.
+The library: ``aicsd.losses`` (ICSD, KD, AD, SP, ICKD, CWD, DIST, ALW and the method registry),
+``aicsd.models`` (DeepLabV3+), ``aicsd.data``, ``aicsd.metrics``, ``aicsd.engine`` (configs and
+profiles, training, the run store) and ``aicsd.results`` (finished runs as a table). The book's
+layer (run grids, tables, figures, measurements) is ``aicsd.study``. Importing ``aicsd`` imports
+none of them: ``from aicsd.engine import distill, train_teacher, evaluate_run``.
 """
-
-from aicsd.engine import distill, train_teacher
-from aicsd.engine import evaluate_checkpoint as evaluate
-
-__all__ = ["distill", "evaluate", "train_teacher"]

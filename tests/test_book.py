@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aicsd import reproduce
+from aicsd.study import reproduce
 
 REPO = Path(__file__).resolve().parents[1]
 

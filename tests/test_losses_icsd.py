@@ -16,9 +16,9 @@ from aicsd.losses import (
     released_ics_matrix,
     released_icsd_loss,
 )
-from aicsd.losses.calibration import segmentation_like_logits
-from aicsd.losses.icsd_official import entropy_dominance
-from aicsd.losses.pairwise import autograd_entry_gradients, ics_entry_gradients, ics_matrix_by_pairs
+from aicsd.study.calibration import segmentation_like_logits
+from aicsd.study.audit import entropy_dominance
+from aicsd.study.pairwise import autograd_entry_gradients, ics_entry_gradients, ics_matrix_by_pairs
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 

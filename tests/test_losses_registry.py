@@ -7,7 +7,7 @@ import torch
 
 from aicsd.losses import METHODS, ICSDLoss, alw_weights, build_distiller, constant_weights
 from aicsd.losses import weights as default_weights
-from aicsd.losses.calibration import icsd_gradient_ratio
+from aicsd.study.calibration import icsd_gradient_ratio
 
 CHANNELS = {"stage1": 4, "stage2": 6, "stage3": 8, "stage4": 10, "aspp": 8, "decoder": 8, "logits": 5}
 TEACHER_CHANNELS = {"stage1": 8, "stage2": 12, "stage3": 16, "stage4": 20, "aspp": 16, "decoder": 16, "logits": 5}

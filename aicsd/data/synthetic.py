@@ -23,9 +23,10 @@ from aicsd.data.info import voc_colormap
 from aicsd.data.synthetic_classes import SYNTHETIC_CLASSES, SYNTHETIC_INFO
 from aicsd.data.synthetic_render import render_sample
 from aicsd.data.voc import build_voc
+from aicsd.paths import DATA_ROOT
 
 GENERATOR_VERSION = 2
-DEFAULT_SYNTHETIC_ROOT = Path(__file__).resolve().parents[2] / "data" / "synthetic"
+DEFAULT_SYNTHETIC_ROOT = DATA_ROOT / "synthetic"
 """``data/synthetic`` in the repository checkout."""
 SYNTHETIC_SPLITS = ("train", "val", "test")
 JPEG_QUALITY = 85

@@ -49,7 +49,7 @@ __all__ = [
     "uses_teacher",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from aicsd.paths import REPO_ROOT
 """The checkout holding ``aicsd/``: relative data roots and the run store default to it."""
 KINDS = ("teacher", "student")
 EVAL_MODES = ("released", "full")

@@ -22,6 +22,7 @@ from typing import Any
 
 from aicsd.engine.checkpoint import atomic_write_bytes, atomic_write_json
 from aicsd.engine.config import RunConfig, run_id
+from aicsd.paths import REPO_ROOT
 
 __all__ = [
     "CHECKPOINT",
@@ -104,7 +105,7 @@ def write_result(directory: Path, result: dict[str, Any]) -> None:
 
 
 def _git(*args: str) -> str | None:
-    repo = Path(__file__).resolve().parents[2]
+    repo = REPO_ROOT
     try:
         completed = subprocess.run(
             ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=10, check=True

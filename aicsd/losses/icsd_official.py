@@ -56,26 +56,3 @@ def released_icsd_loss(student: Tensor, teacher: Tensor, temperature: float = 1.
     student_rows = F.normalize(released_ics_matrix(student, temperature), p=2.0, dim=1)
     teacher_rows = F.normalize(released_ics_matrix(teacher, temperature), p=2.0, dim=1)
     return (student_rows - teacher_rows).pow(2).mean() / batch
-
-
-def entropy_dominance(logits: Tensor, temperature: float = 1.0) -> dict[str, float]:
-    """How much of the released matrix is the entropy term (digest item 4): (B, C, H, W) -> numbers.
-
-    The released entry is ``neg_entropy[max(i, j)] - cross[i, j]``. Returns the largest and the mean
-    share ``|cross| / |entry|`` over all entries, and the range of the row-normalised matrix.
-    """
-    with torch.no_grad():
-        matrix = released_ics_matrix(logits, temperature)
-        classes = matrix.shape[0]
-        index = torch.arange(classes, device=matrix.device)
-        later_class = torch.maximum(index.unsqueeze(0), index.unsqueeze(1))
-        log_p = F.log_softmax(at_least_float32(logits) / temperature, dim=2)
-        neg_entropy = (log_p.exp() * log_p).sum(dim=(0, 2, 3)) / logits.shape[0]
-        share = (neg_entropy[later_class] - matrix).abs() / matrix.abs()
-        normalised = F.normalize(matrix, p=2.0, dim=1)
-        return {
-            "max_cross_share": share.max().item(),
-            "mean_cross_share": share.mean().item(),
-            "normalised_min": normalised.min().item(),
-            "normalised_max": normalised.max().item(),
-        }

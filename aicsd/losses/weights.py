@@ -17,7 +17,7 @@ keeps every ratio between the terms:
 
 at the reference batch B = 8 and the VOC class count C = 21 for which the README's weights
 (ICSD 9500, KD 10) were given. The ``paper`` variant's weight is the official one times the
-gradient-norm ratio of :func:`aicsd.losses.calibration.icsd_gradient_ratio` (5.55e-4), so the two
+gradient-norm ratio of :func:`aicsd.study.calibration.icsd_gradient_ratio` (5.55e-4), so the two
 variants pull on the student's logits equally hard at that reference. A test recomputes the ratio.
 
 The baselines keep their own papers' weights (none is given by the AICSD sources): AT's

@@ -1,4 +1,4 @@
-"""Measurements behind the book's chapter on the released code (digest items 1-5, 7, 11, 12, 14).
+"""Measurements behind the book's chapter on the released code (the book's chapter 07, "The released code").
 
 Each function measures one difference between the released code and the paper on given logits or a
 given network, so the chapter shows a number for each claim instead of asserting it.
@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from aicsd.losses import ICSDLoss, ics_matrix, released_ics_matrix
+from aicsd.losses.precision import at_least_float32
 
 
 def _off_diagonal(matrix: Tensor) -> Tensor:
@@ -118,3 +119,26 @@ def resolution_effect(model: nn.Module, images: Tensor) -> dict[str, float]:
         "pixels_full": full.shape[-1] * full.shape[-2],
         "pixels_low": low.shape[-1] * low.shape[-2],
     }
+
+
+def entropy_dominance(logits: Tensor, temperature: float = 1.0) -> dict[str, float]:
+    """How much of the released matrix is the entropy term (the released-code chapter): (B, C, H, W) -> numbers.
+
+    The released entry is ``neg_entropy[max(i, j)] - cross[i, j]``. Returns the largest and the mean
+    share ``|cross| / |entry|`` over all entries, and the range of the row-normalised matrix.
+    """
+    with torch.no_grad():
+        matrix = released_ics_matrix(logits, temperature)
+        classes = matrix.shape[0]
+        index = torch.arange(classes, device=matrix.device)
+        later_class = torch.maximum(index.unsqueeze(0), index.unsqueeze(1))
+        log_p = F.log_softmax(at_least_float32(logits) / temperature, dim=2)
+        neg_entropy = (log_p.exp() * log_p).sum(dim=(0, 2, 3)) / logits.shape[0]
+        share = (neg_entropy[later_class] - matrix).abs() / matrix.abs()
+        normalised = F.normalize(matrix, p=2.0, dim=1)
+        return {
+            "max_cross_share": share.max().item(),
+            "mean_cross_share": share.mean().item(),
+            "normalised_min": normalised.min().item(),
+            "normalised_max": normalised.max().item(),
+        }

@@ -1,6 +1,6 @@
 """Execute every notebook in reading order with papermill: ``make reproduce`` calls this.
 
-    python -m aicsd.reproduce [--profile cpu] [--dataset synthetic] [--data-root DIR] [--device auto]
+    python -m aicsd.study.reproduce [--profile cpu] [--dataset synthetic] [--data-root DIR] [--device auto]
 
 Each ``notebooks/NN_*.ipynb`` runs with the given parameters into ``book/_executed/`` (written to a
 temporary file first, moved into place only when the whole notebook succeeded). Training runs are
@@ -24,9 +24,8 @@ import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = REPO_ROOT / "notebooks"
-EXECUTED = REPO_ROOT / "book" / "_executed"
+from aicsd.paths import EXECUTED, NOTEBOOKS, REPO_ROOT
+
 
 
 def notebooks_in_order(folder: Path = NOTEBOOKS) -> list[Path]:

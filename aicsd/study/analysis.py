@@ -31,7 +31,7 @@ def load_model(run: RunConfig | str | Path, device: str | torch.device = "cpu") 
     directory = _directory(run)
     checkpoint = directory / "checkpoint.pt"
     if not checkpoint.is_file():
-        raise FileNotFoundError(f"no checkpoint at {checkpoint}: train the run first (aicsd.experiments.run_all)")
+        raise FileNotFoundError(f"no checkpoint at {checkpoint}: train the run first (aicsd.study.experiments.run_all)")
     cfg = read_config(directory)
     model = build_segmenter(cfg.backbone, cfg.num_classes, output_stride=cfg.output_stride, width_multiplier=cfg.width_multiplier)
     model.load_state_dict(load_checkpoint(checkpoint)["model"])

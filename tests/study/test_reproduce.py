@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from aicsd import reproduce
+from aicsd.study import reproduce
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from aicsd import analysis, experiments
+from aicsd.study import analysis, experiments
 from aicsd.data import make_synthetic
 from aicsd.engine import read_result, run_dir
 

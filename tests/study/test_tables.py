@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from aicsd import tables
+from aicsd.study import tables
 
 
 def _runs() -> pd.DataFrame:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from aicsd import audit
+from aicsd.study import audit
 from aicsd.losses import ics_matrix
-from aicsd.losses.calibration import segmentation_like_logits
+from aicsd.study.calibration import segmentation_like_logits
 from aicsd.models import build_segmenter
 
 

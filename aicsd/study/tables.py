@@ -1,6 +1,6 @@
 """The book's tables from collected runs: mean +- std over seeds, next to the paper's numbers.
 
-Inputs are frames from :func:`aicsd.experiments.collect` (metrics as fractions); outputs are in %.
+Inputs are frames from :func:`aicsd.study.experiments.collect` (metrics as fractions); outputs are in %.
 """
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from aicsd import paper
+from aicsd.study import paper
 from aicsd.results import mean_std_text, summarise
-from aicsd.experiments import MAIN_METHODS, STUDENTS
+from aicsd.study.experiments import MAIN_METHODS, STUDENTS
+from aicsd.paths import BENCHMARK_RESULTS
 
 METRICS = {"miou": "mIoU", "pixel_accuracy": "pixel acc.", "mean_class_accuracy": "class acc."}
 
@@ -145,7 +146,7 @@ def recipe(
     hand): one column per (profile, dataset, teacher/student), one row per setting, plus the seeds
     per cell."""
     from aicsd.engine import load_profile
-    from aicsd.experiments import seeds_of
+    from aicsd.study.experiments import seeds_of
 
     columns = {}
     for profile, dataset in profiles:
@@ -159,7 +160,6 @@ def recipe(
     return pd.DataFrame(columns)
 
 
-BENCHMARK_RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 
 
 def benchmark_records(prefix: str, folder: Path = BENCHMARK_RESULTS) -> list[dict]:
@@ -176,7 +176,8 @@ def benchmark_table(record: dict) -> pd.DataFrame:
 def markdown_main_table(profile: str = "cpu", dataset: str = "synthetic") -> str:
     """The main table of finished runs of ``profile`` as Markdown (for the README): raises
     FileNotFoundError naming the first missing run."""
-    from aicsd import engine, experiments
+    from aicsd import engine
+    from aicsd.study import experiments
 
     teacher = experiments.teacher_run(profile, dataset=dataset)
     results = experiments.collect(experiments.main_table(profile, dataset=dataset))

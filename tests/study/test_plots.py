@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from aicsd import plots
+from aicsd.study import plots
 
 
 def test_ics_matrices_draw_one_heatmap_per_matrix_with_shared_scale():

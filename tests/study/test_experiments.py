@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aicsd import experiments
+from aicsd.study import experiments
 from aicsd.data import make_synthetic
 from aicsd.engine import load_profile
 
