@@ -208,6 +208,60 @@ def test_bf16_autocast_keeps_float32_inside():
     torch.testing.assert_close(bf16, ics_matrix(logits.bfloat16().float()))
 
 
+def structured_teacher(classes: int = 5, size: int = 65) -> torch.Tensor:
+    return segmentation_like_logits(2, classes, size, size, torch.Generator().manual_seed(21))
+
+
+@pytest.mark.parametrize("value", [0.0, 0.7, 3.0])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_all_equal_logits_give_a_zero_matrix_and_an_icsd_of_one_over_c(value, dtype):
+    """A constant map is the uniform distribution, so every KL between two such maps is exactly 0.
+    The student's matrices are then all zero, their normalised rows are zero, and
+
+        L = 1/(B C^2) sum_b sum_i ||T_b[i, :] / ||T_b[i, :]|| ||^2 = 1/(B C^2) * B * C = 1/C
+
+    whatever the teacher (as long as none of its rows is zero): 0.200 for C = 5. The old matrix
+    (neg_entropy - cross, each about -log N) had float32 entries of +-8.7e-5 here and gave 0.70 in
+    float32, 0.32 in float64 (rounding noise normalised to unit rows)."""
+    teacher = structured_teacher().to(dtype)
+    student = torch.full_like(teacher, value)
+    assert torch.count_nonzero(ics_matrix(student)) == 0
+    assert torch.count_nonzero(ics_matrix(teacher).sum(-1)) == teacher.shape[0] * teacher.shape[1]
+    assert ICSDLoss()(student, teacher).item() == pytest.approx(1 / 5, rel=1e-6)
+
+
+@pytest.mark.parametrize(("std", "size"), [(1e-4, 33), (1e-4, 65), (1e-3, 33)])
+def test_nearly_flat_float32_logits_match_the_float64_reference(std, size):
+    """Student logits of std 1e-4 or 1e-3 (KL entries of 1e-8 or 1e-6) in float32 against a float64
+    double loop on the same values. The old float32 matrix was off by 230x (1e-4, 33 x 33), 460x
+    (1e-4, 65 x 65) and 2.3x (1e-3) its largest entry, with negative entries, and its loss by 12x,
+    8.3x and 4.4x; now the matrix is within 1e-3 of its largest entry (measured: 4e-4, 4e-4, 4e-5)
+    and the loss within 1e-3."""
+    student = std * torch.randn(2, 5, size, size, generator=torch.Generator().manual_seed(22))
+    teacher = structured_teacher(5, size)
+    expected = ics_double_loop(student.numpy())
+    found = ics_matrix(student)
+    assert found.dtype == torch.float32
+    error = np.abs(found.double().numpy() - expected).max()
+    assert error < 1e-3 * np.abs(expected).max()
+    assert found.min() >= 0
+    reference = paper_loss_reference(student.numpy(), teacher.numpy())
+    assert ICSDLoss()(student, teacher).item() == pytest.approx(reference, rel=1e-3)
+
+
+def test_nearly_flat_bf16_inputs_and_bf16_autocast_match_the_float64_reference():
+    student = 1e-3 * torch.randn(2, 5, 33, 33, generator=torch.Generator().manual_seed(23))
+    rounded = student.bfloat16()
+    expected = ics_double_loop(rounded.float().numpy())
+    found = ics_matrix(rounded)
+    assert found.dtype == torch.float32
+    assert np.abs(found.double().numpy() - expected).max() < 1e-3 * np.abs(expected).max()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under_autocast = ics_matrix(student)
+    assert under_autocast.dtype == torch.float32
+    torch.testing.assert_close(under_autocast, ics_matrix(student), rtol=0, atol=0)
+
+
 @pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize(("classes", "height", "width"), [(2, 1, 1), (19, 13, 31), (150, 7, 3)])
 def test_any_class_count_size_and_device(device, classes, height, width):

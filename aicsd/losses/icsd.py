@@ -7,14 +7,23 @@ For every image b and class c the logit map z_{b,c} (H x W) is flattened and tur
 
 and the *inter-class similarity* (ICS) matrix holds one KL divergence per ordered class pair,
 
-    M_b[i, j] = KL(p_{b,i} || p_{b,j}) = sum_x p_i log p_i  -  sum_x p_i log p_j.
+    M_b[i, j] = KL(p_{b,i} || p_{b,j}) = sum_x p_i l_i  -  sum_x p_i l_j,    l_c = log(N p_c).
 
-The second form is what makes the matrix cheap: the first sum is a length-C vector and the second
-is one batched matrix product (B, C, N) @ (B, N, C), so the whole C x C matrix costs one ``bmm``
-instead of C^2 reductions over N pixels.
+The second form is what makes the matrix cheap: the first sum is the diagonal of the second, a
+batched matrix product (B, C, N) @ (B, N, C), so the whole C x C matrix costs one ``bmm`` instead
+of C^2 reductions over N pixels. It uses the *centred* log-probabilities l_c = log p_c + log N
+rather than log p_c: for a flat or nearly flat map l_c is (close to) 0 and so are both sums, where
+with log p_c each sum is about -log N (8.4 at 65 x 65) and their difference, of the size of the
+logits' variance, drowned in float32 rounding of log N (absolute error ~1e-6; the released-code
+chapter, notebooks/07_released_code.ipynb, shows the effect). l_c is computed without forming
+log N: the map is shifted by its maximum (exact for nearly flat maps), centred by the log of the
+mean of its ``exp``, then centred once more by ``log1p(mean(expm1(.)))``, which is exact to
+float32 rounding of the (now small) values themselves and removes the rounding of the first step.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -44,23 +53,51 @@ def intra_class_distributions(logits: Tensor, temperature: float = 1.0) -> Tenso
     return intra_class_log_distributions(logits, temperature).exp()
 
 
+def centred_log_distributions(logits: Tensor, temperature: float = 1.0) -> Tensor:
+    """Centred log intra-class distributions: (B, C, H, W) logits -> (B, C, H*W) values of
+    log(N p_{b,c}) = log p_{b,c} + log N, exactly 0 for a constant map.
+
+    float32 inside (float64 stays float64), also under autocast. Accurate to float32 rounding of
+    the map's own spread, not of log N, so nearly flat maps keep their small, exact-sign values.
+    """
+    if logits.dim() != 4:
+        raise ValueError(f"expected logits of shape (B, C, H, W), got {tuple(logits.shape)}")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    with autocast_disabled(logits):
+        flat = at_least_float32(logits).flatten(2)
+        shifted = flat - flat.detach().amax(dim=-1, keepdim=True)
+        if temperature != 1.0:
+            shifted = shifted / temperature
+        log_size = math.log(shifted.shape[-1])
+        centred = shifted - (torch.logsumexp(shifted, dim=-1, keepdim=True) - log_size)
+        with torch.no_grad():
+            residual = torch.log1p(torch.expm1(centred).mean(dim=-1, keepdim=True))
+        return centred - residual
+
+
 def ics_matrix(logits: Tensor, temperature: float = 1.0) -> Tensor:
     """Inter-class similarity matrices: (B, C, H, W) logits -> (B, C, C).
 
-    Entry (b, i, j) is KL(p_{b,i} || p_{b,j}) (natural log). The diagonal is zero up to rounding,
-    entries are non-negative and the matrix is not symmetric. Always float32 (or float64) inside,
-    also under bf16/fp16 autocast.
+    Entry (b, i, j) is KL(p_{b,i} || p_{b,j}) (natural log). The diagonal is exactly zero, entries
+    are non-negative up to rounding and the matrix is not symmetric. Images whose class maps are
+    all constant give an all-zero matrix. Always float32 (or float64) inside, also under bf16/fp16
+    autocast, and cancellation-free for flat and nearly flat maps (module docstring).
     """
-    log_p = intra_class_log_distributions(logits, temperature)
+    centred = centred_log_distributions(logits, temperature)
     with autocast_disabled(logits):
-        p = log_p.exp()
-        neg_entropy = (p * log_p).sum(dim=-1)
-        cross = torch.bmm(p, log_p.transpose(1, 2))
-        return neg_entropy.unsqueeze(-1) - cross
+        p = torch.exp(centred - math.log(centred.shape[-1]))
+        cross = torch.bmm(p, centred.transpose(1, 2))
+        return torch.diagonal(cross, dim1=1, dim2=2).unsqueeze(-1) - cross
 
 
 def icsd_from_matrices(student_ics: Tensor, teacher_ics: Tensor) -> Tensor:
-    """Mean squared difference of row-L2-normalised ICS matrices: (..., C, C) twice -> scalar."""
+    """Mean squared difference of row-L2-normalised ICS matrices: (..., C, C) twice -> scalar.
+
+    A zero row (all classes of an image share one distribution, e.g. constant maps) stays zero
+    after normalisation (``F.normalize`` divides by max(norm, 1e-12)), so against a teacher with
+    no zero row an all-zero student matrix gives exactly 1/C.
+    """
     student_rows = F.normalize(student_ics, p=2.0, dim=-1)
     teacher_rows = F.normalize(teacher_ics, p=2.0, dim=-1)
     return (student_rows - teacher_rows).pow(2).mean()
