@@ -15,9 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from aicsd.data import DEFAULT_SYNTHETIC_ROOT, make_synthetic
+from aicsd.engine import PROFILES, RunConfig, distill, evaluate_run, load_profile, train_teacher
+from aicsd.losses import METHODS, override_names
+from aicsd.paths import RUNS_ROOT
+from aicsd.results import format_mean_std, load_runs, summarise
 
 __all__ = ["build_parser", "main"]
 
@@ -41,9 +48,59 @@ _DISTILL_FLAGS = {
 }
 
 
-def _add_run_arguments(parser: argparse.ArgumentParser, *, student: bool) -> None:
-    from aicsd.engine.config import PROFILES
+def _parse_value(name: str, text: str, annotation: Any) -> Any:
+    """Convert the string ``text`` to the type ``annotation`` of field ``name``."""
+    args = typing.get_args(annotation)
+    if type(None) in args:
+        if text.strip().lower() in ("none", "null", ""):
+            return None
+        (inner,) = [arg for arg in args if arg is not type(None)]
+        return _parse_value(name, text, inner)
+    if annotation is bool:
+        lowered = text.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"{name} expects a boolean (true/false), got {text!r}")
+    if typing.get_origin(annotation) is tuple:
+        parts = [part for part in text.replace("(", "").replace(")", "").split(",") if part.strip()]
+        if len(parts) != len(args):
+            raise ValueError(f"{name} expects {len(args)} comma-separated values, got {text!r}")
+        return tuple(_parse_value(name, part, arg) for part, arg in zip(parts, args, strict=True))
+    if annotation in (int, float, str):
+        try:
+            return annotation(text.strip())
+        except ValueError:
+            raise ValueError(f"{name} expects {annotation.__name__}, got {text!r}") from None
+    raise TypeError(f"no parser for field {name} of type {annotation}")
 
+
+def _setting_types() -> dict[str, Any]:
+    """The type of everything ``--set`` accepts: RunConfig fields, ``method`` and the method's settings."""
+    hints = {name: hint for name, hint in typing.get_type_hints(RunConfig).items() if name not in ("profile", "distillation")}
+    for name in override_names():
+        hints[name] = float if name.endswith("_weight") or name == "temperature" else str
+    hints["method"] = str
+    return hints
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """Turn ``["epochs=3", "amp=false", "scale_range=0.5,2", "kd_weight=2"]`` into typed overrides."""
+    hints = _setting_types()
+    overrides: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep:
+            raise ValueError(f"override {item!r} is not of the form field=value")
+        if name not in hints:
+            raise ValueError(f"unknown config field {name!r}; valid: {', '.join(sorted(hints))}")
+        overrides[name] = _parse_value(name, text, hints[name])
+    return overrides
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser, *, student: bool) -> None:
     parser.add_argument("--profile", default="cpu", help=f"named profile, one of {', '.join(PROFILES)} (default: cpu)")
     parser.add_argument("--dataset", help="synthetic, voc, cityscapes or camvid")
     parser.add_argument("--data-root", help="dataset folder (default: <repo>/data/<dataset>)")
@@ -56,7 +113,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser, *, student: bool) -> Non
     parser.add_argument("--output-dir", help="run store (default: <repo>/runs)")
     parser.add_argument("--num-workers", type=int)
     if student:
-        parser.add_argument("--method", help="none, kd, ad, sp, ickd, icsd, icsd+kd or aicsd")
+        parser.add_argument("--method", help=f"one of {', '.join(METHODS)}")
         parser.add_argument("--teacher-backbone")
         parser.add_argument("--teacher-checkpoint", help="teacher weights (default: the profile's teacher run)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -66,7 +123,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser, *, student: bool) -> Non
         action="append",
         default=[],
         metavar="FIELD=VALUE",
-        help="override any RunConfig field, e.g. --set amp=false --set scale_range=0.5,2 (repeatable)",
+        help="override any RunConfig field or loss setting, e.g. --set amp=false --set kd_weight=2 (repeatable)",
     )
 
 
@@ -96,17 +153,20 @@ def build_parser() -> argparse.ArgumentParser:
     runs = commands.add_parser("runs", help="table of finished runs (mean, std, n over seeds)")
     runs.add_argument("--root", help="run store (default: <repo>/runs)")
     runs.add_argument(
-        "--by", nargs="+", default=["dataset", "kind", "backbone", "method"], help="columns to group by"
+        "--by", nargs="+", default=["dataset", "kind", "backbone", "method", "split"], help="columns to group by"
     )
-    runs.add_argument("--metric", default="miou", help="metric column (default: miou, final epoch)")
+    runs.add_argument(
+        "--metric",
+        default="miou",
+        help="metric column (default: miou, final weights on the reported split: test where the run has one, else val; "
+        "also val_miou, test_miou, pixel_accuracy ...)",
+    )
     for command in commands.choices.values():
         command.set_defaults(command_parser=command)
     return parser
 
 
-def _run_config(args: argparse.Namespace, kind: str) -> Any:
-    from aicsd.engine.config import load_profile, parse_overrides
-
+def _run_config(args: argparse.Namespace, kind: str) -> RunConfig:
     overrides = parse_overrides(args.overrides)
     for fixed in ("kind", "profile"):
         if fixed in overrides:
@@ -139,8 +199,6 @@ def _summary(result: dict[str, Any]) -> dict[str, Any]:
 def _dispatch(args: argparse.Namespace) -> int:
     parser: argparse.ArgumentParser = args.command_parser
     if args.command == "make-synthetic":
-        from aicsd.data import DEFAULT_SYNTHETIC_ROOT, make_synthetic
-
         root = make_synthetic(
             Path(args.root) if args.root else DEFAULT_SYNTHETIC_ROOT,
             seed=args.seed,
@@ -150,8 +208,6 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(root)
         return 0
     if args.command in ("train-teacher", "distill"):
-        from aicsd.engine import distill, train_teacher
-
         kind = "teacher" if args.command == "train-teacher" else "student"
         try:
             cfg = _run_config(args, kind)
@@ -161,17 +217,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         _print_json(_summary(result))
         return 0
     if args.command == "evaluate":
-        from aicsd.engine import evaluate_checkpoint
-
-        metrics = evaluate_checkpoint(
+        metrics = evaluate_run(
             args.run, split=args.split, eval_mode=args.eval_mode, eval_size=args.eval_size, device=args.device
         )
         _print_json(metrics)
         return 0
-    from aicsd.engine.config import REPO_ROOT
-    from aicsd.results import format_mean_std, load_runs, summarise
-
-    runs = load_runs(Path(args.root) if args.root else REPO_ROOT / "runs")
+    runs = load_runs(Path(args.root) if args.root else RUNS_ROOT)
     if runs.empty:
         print("no finished runs")
         return 0
@@ -179,8 +230,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         summary = summarise(runs, by=args.by, metric=args.metric)
     except ValueError as error:
         parser.error(str(error))
-    summary[f"{args.metric} (%)"] = format_mean_std(summary)
-    print(summary.to_string())
+    print(f"{args.metric} (%), mean ± std over runs; final weights; split: the reported one (test where a run has it)")
+    print(summary.assign(**{f"{args.metric} (%)": format_mean_std(summary)}).drop(columns=["mean", "std"]).to_string())
     return 0
 
 

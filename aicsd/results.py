@@ -1,48 +1,72 @@
-"""Finished runs as a table: one row per run, mean +- std over seeds.
+"""Finished runs as a table: one row per run, mean ± std over seeds.
 
-Each row joins a run's ``config.json`` fields with its ``result.json`` metrics. The unprefixed
-metric columns (``miou``, ``pixel_accuracy``, ``mean_class_accuracy``, ``fwiou``,
-``per_class_iou``) are those of the **final** epoch, which is what the book's tables use (picking
-the best epoch would tune on the validation set); the best epoch's are kept as ``best_*``.
+:func:`run_row` is the one reader of a finished run for tables: ``python -m aicsd runs``,
+``make results-table`` and the book all go through it, so they report the same numbers. The
+unprefixed metric columns (``miou``, ``pixel_accuracy``, ``mean_class_accuracy``, ``fwiou``) are
+the *reported* ones: the final weights on the held-out ``test`` split when the run has one, else
+the final validation metrics, as the paper reports VOC and Cityscapes val; ``split`` names which.
+``val_*`` and ``test_*`` hold both, ``best_val_*`` the best epoch by val mIoU (never reported:
+picking it would tune on the validation set).
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-__all__ = ["format_mean_std", "load_runs", "mean_std_text", "summarise"]
+from aicsd.engine import runstore
+
+__all__ = ["format_mean_std", "load_runs", "mean_std_text", "reported_metrics", "run_row", "summarise"]
 
 _SCALARS = ("epochs_done", "wall_time_s", "train_images_per_s", "device", "world_size", "params_m")
 
 
-def _row(directory: Path) -> dict[str, Any]:
-    config = json.loads((directory / "config.json").read_text())
-    result = json.loads((directory / "result.json").read_text())
-    row: dict[str, Any] = {"run_id": directory.name, "run_dir": str(directory), **config}
-    row.update(result["final"])
-    row.update({f"best_{name}": value for name, value in result["best"].items()})
+def _metrics(prefix: str, metrics: dict[str, Any] | None) -> dict[str, Any]:
+    if metrics is None:
+        return {}
+    return {f"{prefix}{name}": value for name, value in metrics.items() if name not in ("split", "per_class_iou")}
+
+
+def reported_metrics(result: dict[str, Any]) -> dict[str, Any]:
+    """The metrics a table reports from a ``result.json``: the final weights on the held-out
+    ``test`` split when the run has one, else the final validation metrics."""
+    return result["test"] if result.get("test") is not None else result["final"]
+
+
+def run_row(run: runstore.Run) -> dict[str, Any]:
+    """One finished run as a flat row: config fields, reported/val/test metrics, timing, commit.
+
+    Raises FileNotFoundError naming the run when it has not finished.
+    """
+    directory = runstore.run_dir(run)
+    result = runstore.read_result(directory)
+    if result is None:
+        raise FileNotFoundError(f"run {directory} has not finished (no {runstore.RESULT}); train it first")
+    cfg = runstore.read_config(directory)
+    row: dict[str, Any] = {"run_id": directory.name, "run_dir": str(directory)}
+    row.update({f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name != "distillation"})
+    row["method"] = cfg.method
+    row["distillation"] = cfg.distillation.describe()
+    test = result.get("test")
+    reported = reported_metrics(result)
+    row["split"] = test["split"] if test is not None else cfg.val_split
+    row.update(_metrics("", reported))
+    row.update(_metrics("val_", result["final"]))
+    row.update(_metrics("test_", test))
+    row.update(_metrics("best_val_", result["best"]))
+    row["per_class_iou"] = reported.get("per_class_iou")
     row.update({name: result.get(name) for name in _SCALARS})
     row["git_commit"] = result.get("environment", {}).get("git_commit")
     return row
 
 
-def load_runs(root: str | Path = "runs") -> pd.DataFrame:
-    """One row per finished run (a directory of ``root`` holding ``result.json``).
-
-    Columns: ``run_id``, ``run_dir``, every config field, the final metrics, ``best_*`` (best epoch
-    by val mIoU, with ``best_epoch``), ``epochs_done``, ``wall_time_s``, ``train_images_per_s``,
-    ``device``, ``world_size``, ``params_m`` and ``git_commit``. Unfinished runs are skipped.
-    """
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"run store {root} does not exist; train some runs first (python -m aicsd ...)")
-    rows = [_row(path.parent) for path in sorted(root.glob("*/result.json"))]
-    return pd.DataFrame(rows)
+def load_runs(root: str | Path) -> pd.DataFrame:
+    """One :func:`run_row` per finished run of the run store ``root`` (unfinished runs skipped)."""
+    return pd.DataFrame([run_row(directory) for directory in runstore.finished_runs(root)])
 
 
 def summarise(df: pd.DataFrame, by: Sequence[str], metric: str = "miou", *, sort: bool = True) -> pd.DataFrame:

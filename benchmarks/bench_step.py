@@ -74,7 +74,7 @@ STUDENTS = ("resnet18", "mobilenet_v2")
 TEACHER = "resnet101"
 PHASES = ("teacher_forward", "student_forward", "loss_forward", "loss_backward", "network_backward", "optimizer")
 LOSS_PHASES = ("loss_forward", "loss_backward")
-EPOCH, TOTAL_EPOCHS = 1, 2
+ALPHA = 0.5
 LR, MOMENTUM, WEIGHT_DECAY = 0.01, 0.9, 5e-4
 IGNORE_FRACTION = 0.1
 PEAK_MEMORY_METHOD = (
@@ -225,7 +225,7 @@ def train_step(setup: StepSetup, images: Tensor, target: Tensor, clock: PhaseClo
     with setup.precision.autocast():
         student_taps = setup.student(images)
     clock.mark()
-    terms = setup.distiller(student_taps, teacher_taps, target, epoch=EPOCH, total_epochs=TOTAL_EPOCHS)
+    terms = setup.distiller(student_taps, teacher_taps, target, alpha=ALPHA)
     loss = terms["loss"]
     clock.mark()
     logits = [taps["logits"] for taps in (student_taps, teacher_taps) if taps["logits"].requires_grad]

@@ -20,7 +20,7 @@ def test_every_subcommand_has_help(command, capsys):
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["distill", "--method", "fitnet"], "unknown method 'fitnet'; valid: none, kd, ad, sp, ickd, icsd, icsd+kd, aicsd"),
+        (["distill", "--method", "fitnet"], "unknown distillation method 'fitnet'; valid: none, kd, ad, sp, ickd, icsd, icsd+kd, aicsd, cwd, dist"),
         (["distill", "--teacher-backbone", "vgg"], "valid: resnet101, resnet50, resnet18, mobilenet_v2"),
         (["train-teacher", "--backbone", "vgg"], "unknown backbone 'vgg'"),
         (["train-teacher", "--dataset", "ade20k"], "valid: synthetic, voc, cityscapes, camvid"),
@@ -68,4 +68,4 @@ def test_python_dash_m_entry_point():
         [sys.executable, "-m", "aicsd", "distill", "--method", "nope"], capture_output=True, text=True, timeout=120
     )
     assert completed.returncode == 2
-    assert "unknown method 'nope'" in completed.stderr
+    assert "unknown distillation method 'nope'" in completed.stderr

@@ -8,7 +8,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from aicsd.data import make_synthetic
-from aicsd.engine import evaluate_checkpoint, load_profile, read_metrics, run_dir
+from aicsd.engine import evaluate_run, load_profile, read_metrics, run_dir
 from aicsd.metrics import SegmentationMetrics
 
 WORLD_SIZE = 2
@@ -74,7 +74,7 @@ def test_two_gloo_processes_agree_and_all_reduce_metrics(tmp_path):
     assert json.dumps(reports[0]["val"]) == json.dumps(reports[1]["val"])
     # each rank evaluated half of the 5 val images; the all-reduced metrics cover all of them
     cfg = _config(data_root, output_dir)
-    single = evaluate_checkpoint(run_dir(cfg), device="cpu")
+    single = evaluate_run(run_dir(cfg), device="cpu")
     assert reports[0]["val"]["miou"] == pytest.approx(single["miou"])
     assert reports[0]["result_miou"] == reports[1]["result_miou"] == pytest.approx(single["miou"])
     # rank 0 alone wrote the run files

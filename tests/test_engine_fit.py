@@ -8,7 +8,7 @@ import torch
 from aicsd.data import make_synthetic
 from aicsd.engine import (
     distill,
-    evaluate_checkpoint,
+    evaluate_run,
     load_profile,
     read_metrics,
     run_dir,
@@ -111,13 +111,13 @@ def test_distill_logs_every_term_and_the_alw_alpha(tiny_data, tmp_path):
     assert result["teacher_checkpoint"] == str(run_dir(teacher_config(student)) / "checkpoint.pt")
 
 
-def test_evaluate_checkpoint_reproduces_the_final_metrics(tiny_data, tmp_path):
+def test_evaluate_run_reproduces_the_final_metrics(tiny_data, tmp_path):
     cfg = _config(tiny_data, tmp_path, kind="teacher", epochs=1)
     result = train_teacher(cfg)
-    metrics = evaluate_checkpoint(run_dir(cfg), device="cpu")
+    metrics = evaluate_run(run_dir(cfg), device="cpu")
     assert metrics["miou"] == pytest.approx(result["final"]["miou"])
     assert metrics["epoch"] == 0 and metrics["eval_mode"] == "released"
-    full = evaluate_checkpoint(cfg, eval_mode="full", device="cpu")
+    full = evaluate_run(cfg, eval_mode="full", device="cpu")
     assert full["eval_mode"] == "full"
 
 
@@ -125,7 +125,7 @@ def test_final_weights_are_evaluated_on_the_held_out_test_split(tiny_data, tmp_p
     cfg = _config(tiny_data, tmp_path, kind="teacher", epochs=1)
     assert cfg.test_split == "test"
     result = train_teacher(cfg)
-    held_out = evaluate_checkpoint(run_dir(cfg), split="test", device="cpu")
+    held_out = evaluate_run(run_dir(cfg), split="test", device="cpu")
     assert result["test"]["split"] == "test"
     assert result["test"]["miou"] == pytest.approx(held_out["miou"])
     assert result["test"]["miou"] != result["final"]["miou"]
@@ -133,15 +133,14 @@ def test_final_weights_are_evaluated_on_the_held_out_test_split(tiny_data, tmp_p
 
 
 def test_non_finite_loss_names_step_terms_and_last_checkpoint(tiny_data, tmp_path, monkeypatch):
-    original = Distiller.forward
+    original = fit_module.train_one_epoch
 
-    def explode_in_second_epoch(self, *args, epoch, **kwargs):
-        out = original(self, *args, epoch=epoch, **kwargs)
+    def explode_in_second_epoch(*args, epoch, **kwargs):
         if epoch == 1:
-            out["loss"] = out["loss"] * float("nan")
-        return out
+            monkeypatch.setattr(Distiller, "forward", lambda self, *a, **k: {"ce": torch.tensor(1.0), "loss": torch.tensor(float("nan"))})
+        return original(*args, epoch=epoch, **kwargs)
 
-    monkeypatch.setattr(Distiller, "forward", explode_in_second_epoch)
+    monkeypatch.setattr(fit_module, "train_one_epoch", explode_in_second_epoch)
     cfg = _config(tiny_data, tmp_path, kind="teacher")
     with pytest.raises(RuntimeError, match=r"epoch 1 step 0: terms \{'ce'.*last good checkpoint: .*checkpoint.pt \(after epoch 0\)"):
         train_teacher(cfg)

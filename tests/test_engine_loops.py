@@ -33,9 +33,12 @@ class TinySegmenter(nn.Module):
 
 
 class CrossEntropy(nn.Module):
-    """The distiller contract with cross entropy only."""
+    """The distiller contract with cross entropy only (no ALW)."""
 
-    def forward(self, student, teacher, target, *, epoch, total_epochs):
+    def alpha(self, **counters):
+        return None
+
+    def forward(self, student, teacher, target, *, alpha=None):
         ce = F.cross_entropy(student["logits"], target, ignore_index=255)
         return {"ce": ce, "loss": ce}
 
@@ -43,7 +46,10 @@ class CrossEntropy(nn.Module):
 class MatchTeacher(nn.Module):
     """A loss that saves the teacher tensor for backward (a product with the student)."""
 
-    def forward(self, student, teacher, target, *, epoch, total_epochs):
+    def alpha(self, **counters):
+        return None
+
+    def forward(self, student, teacher, target, *, alpha=None):
         match = -(student["logits"] * teacher["logits"]).mean()
         return {"match": match, "loss": match}
 
@@ -72,14 +78,14 @@ def test_training_lowers_the_loss_and_steps_the_schedule_per_batch():
     optimizer, scheduler = _optimizer(model, steps=5 * len(loader))
     first = train_one_epoch(
         FeatureTaps(model), CrossEntropy(), optimizer, scheduler, loader,
-        epoch=0, total_epochs=5, precision=CPU, taps=frozenset({"logits"}),
+        epoch=0, total_epochs=5, steps_per_epoch=4, precision=CPU, taps=frozenset({"logits"}),
     )
     for epoch in range(1, 5):
         last = train_one_epoch(
             FeatureTaps(model), CrossEntropy(), optimizer, scheduler, loader,
-            epoch=epoch, total_epochs=5, precision=CPU, taps=frozenset({"logits"}),
+            epoch=epoch, total_epochs=5, steps_per_epoch=4, precision=CPU, taps=frozenset({"logits"}),
         )
-    assert set(first) == {"ce", "loss", "lr", "images"}
+    assert set(first) == {"ce", "loss", "lr", "alpha", "images"} and first["alpha"] is None
     assert first["lr"] == 0.5 and first["images"] == 16
     assert last["loss"] < 0.5 * first["loss"], (first, last)
     assert scheduler.last_epoch == 5 * len(loader)
@@ -105,7 +111,7 @@ def test_teacher_runs_frozen_in_eval_mode_and_its_outputs_can_be_saved_for_backw
     optimizer, scheduler = _optimizer(student, steps=4)
     stats = train_one_epoch(
         FeatureTaps(student), MatchTeacher(), optimizer, scheduler, _loader(),
-        epoch=0, total_epochs=1, precision=CPU, taps=frozenset({"logits"}), teacher=FeatureTaps(teacher),
+        epoch=0, total_epochs=1, steps_per_epoch=4, precision=CPU, taps=frozenset({"logits"}), teacher=FeatureTaps(teacher),
     )
     assert "match" in stats
     assert not teacher.training
@@ -119,7 +125,7 @@ def test_teacher_train_mode_runs_the_teacher_in_train_mode_without_updating_it()
     optimizer, scheduler = _optimizer(student, steps=4)
     train_one_epoch(
         FeatureTaps(student), MatchTeacher(), optimizer, scheduler, _loader(),
-        epoch=0, total_epochs=1, precision=CPU, taps=frozenset({"logits"}),
+        epoch=0, total_epochs=1, steps_per_epoch=4, precision=CPU, taps=frozenset({"logits"}),
         teacher=FeatureTaps(teacher), teacher_train_mode=True,
     )
     assert teacher.training
@@ -128,8 +134,8 @@ def test_teacher_train_mode_runs_the_teacher_in_train_mode_without_updating_it()
 
 def test_non_finite_loss_names_the_step_and_the_terms():
     class Exploding(CrossEntropy):
-        def forward(self, student, teacher, target, *, epoch, total_epochs):
-            out = super().forward(student, teacher, target, epoch=epoch, total_epochs=total_epochs)
+        def forward(self, student, teacher, target, *, alpha=None):
+            out = super().forward(student, teacher, target, alpha=alpha)
             self.calls = getattr(self, "calls", 0) + 1
             if self.calls == 3:
                 out["loss"] = out["loss"] * float("inf")
@@ -140,7 +146,7 @@ def test_non_finite_loss_names_the_step_and_the_terms():
     with pytest.raises(NonFiniteLossError, match=r"epoch 2 step 2: terms \{'ce': [0-9.]+, 'loss': inf\}"):
         train_one_epoch(
             FeatureTaps(model), Exploding(), optimizer, scheduler, _loader(),
-            epoch=2, total_epochs=3, precision=CPU, taps=frozenset({"logits"}),
+            epoch=2, total_epochs=3, steps_per_epoch=4, precision=CPU, taps=frozenset({"logits"}),
         )
 
 
@@ -150,7 +156,7 @@ def test_empty_loader_is_an_error():
     with pytest.raises(ValueError, match="no batch"):
         train_one_epoch(
             FeatureTaps(model), CrossEntropy(), optimizer, scheduler, [],
-            epoch=0, total_epochs=1, precision=CPU, taps=frozenset({"logits"}),
+            epoch=0, total_epochs=1, steps_per_epoch=4, precision=CPU, taps=frozenset({"logits"}),
         )
 
 

@@ -62,8 +62,8 @@ def test_load_runs_and_summarise_over_seeds(tmp_path):
     unfinished.mkdir()
     runs = load_runs(tmp_path)
     assert len(runs) == 4
-    assert {"run_id", "method", "seed", "miou", "best_miou", "best_epoch", "wall_time_s", "lr"} <= set(runs.columns)
-    assert sorted(runs["best_miou"]) == [0.55, 0.7, 0.7, 0.7]
+    assert {"run_id", "method", "seed", "miou", "val_miou", "best_val_miou", "best_val_epoch", "wall_time_s", "lr"} <= set(runs.columns)
+    assert sorted(runs["best_val_miou"]) == [0.55, 0.7, 0.7, 0.7]
     summary = summarise(runs, by=["method"])
     assert summary.loc["kd", "mean"] == pytest.approx(0.62)
     assert summary.loc["kd", "std"] == pytest.approx(0.02)

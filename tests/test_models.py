@@ -50,6 +50,7 @@ def _strides(output_stride: int) -> dict[str, int]:
         "stage4": output_stride,
         "aspp": output_stride,
         "decoder": 4,
+        "decoder_logits": 4,
         "logits": 1,
     }
 
@@ -75,6 +76,7 @@ def test_forward_shapes_taps_and_strides(backbone, width, output_stride):
         **{f"stage{i}": c for i, c in enumerate(stages, start=1)},
         "aspp": HEAD_CHANNELS[width],
         "decoder": HEAD_CHANNELS[width],
+        "decoder_logits": NUM_CLASSES,
         "logits": NUM_CLASSES,
     }
     assert model.feature_channels == expected_channels

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from scipy.io import loadmat
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
@@ -69,10 +70,6 @@ def _read_png_mask(path: Path) -> np.ndarray:
 
 
 def _read_sbd_mask(path: Path) -> np.ndarray:
-    try:
-        from scipy.io import loadmat
-    except ImportError as err:
-        raise ImportError(f"reading the SBD mask {path} needs scipy: pip install scipy") from err
     if not path.exists():
         raise FileNotFoundError(f"mask file {path} is listed in the split but missing")
     try:

@@ -1,4 +1,4 @@
-"""Public entry points: ``train_teacher(cfg)``, ``distill(cfg)``, ``evaluate_checkpoint(run)``.
+"""Public entry points: ``train_teacher(cfg)`` and ``distill(cfg)`` (evaluation: :mod:`aicsd.engine.runstore`).
 
 A run lives in its run directory (:mod:`aicsd.engine.runstore`). A finished run (``result.json``
 present) is not trained again: its stored result is returned. An unfinished run resumes from its
@@ -22,12 +22,13 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from aicsd.engine import runstore
 from aicsd.engine.checkpoint import load_checkpoint, restore_rng_state, save_checkpoint
-from aicsd.engine.config import RunConfig, config_hash, run_id, uses_teacher
+from aicsd.engine.config import RunConfig
+from aicsd.engine.identity import config_hash, run_id
 from aicsd.engine.distributed import (
     DistContext,
     barrier,
@@ -35,11 +36,13 @@ from aicsd.engine.distributed import (
     distributed_context,
     resolve_device,
 )
-from aicsd.engine.loaders import build_datasets, build_eval_dataset, seed_everything, take_first, train_loader, val_loader
+from aicsd.engine.loaders import build_datasets, build_eval_dataset, seed_everything, train_loader, val_loader
 from aicsd.engine.loops import FeatureTaps, NonFiniteLossError, Precision, evaluate, select_precision, train_one_epoch
-from aicsd.engine.setup import build_network, load_teacher, make_optimizer, poly_factor
+from aicsd.engine.networks import build_student
+from aicsd.engine.setup import load_teacher, make_optimizer, poly_factor
+from aicsd.losses import Distiller, build_distiller
 
-__all__ = ["distill", "evaluate_checkpoint", "fit", "train_teacher"]
+__all__ = ["distill", "fit", "train_teacher"]
 
 
 @contextmanager
@@ -82,9 +85,9 @@ def _sync_buffers(model: nn.Module, context: DistContext) -> None:
             dist.broadcast(buffer, src=0)
 
 
-def _epoch_record(epoch: int, stats: dict[str, float], alpha: float | None, val: dict[str, Any] | None) -> dict[str, Any]:
-    record: dict[str, Any] = {"epoch": epoch, "lr": stats["lr"], "alpha": alpha}
-    record.update({f"train_{name}": value for name, value in stats.items() if name not in ("lr", "images")})
+def _epoch_record(epoch: int, stats: dict[str, Any], val: dict[str, Any] | None) -> dict[str, Any]:
+    record: dict[str, Any] = {"epoch": epoch, "lr": stats["lr"], "alpha": stats["alpha"]}
+    record.update({f"train_{name}": value for name, value in stats.items() if name not in ("lr", "images", "alpha")})
     if val is not None:
         record.update({f"val_{name}": value for name, value in val.items()})
     return record
@@ -108,11 +111,12 @@ class _Parts:
     """The objects of one training run."""
 
     model: nn.Module
-    distiller: nn.Module
+    distiller: Distiller
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     scaler: torch.amp.GradScaler | None
     precision: Precision
+    steps_per_epoch: int
     train_set: Dataset
     val_set: Dataset
     teacher: nn.Module | None
@@ -121,18 +125,15 @@ class _Parts:
 
 def _build(cfg: RunConfig, context: DistContext, device: torch.device) -> _Parts:
     """Datasets, student (and teacher), distiller, SGD, poly schedule and grad scaler of ``cfg``."""
-    from aicsd.losses import build_distiller
-
     seed_everything(cfg.seed)
     train_set, val_set = build_datasets(cfg, context)
-    model = build_network(cfg, cfg.backbone, cfg.width_multiplier, pretrained=cfg.pretrained_backbone).to(device)
-    teacher, teacher_path = load_teacher(cfg, device) if uses_teacher(cfg) else (None, None)
+    model = build_student(cfg, pretrained=cfg.pretrained_backbone).to(device)
+    teacher, teacher_path = load_teacher(cfg, device) if cfg.uses_teacher else (None, None)
     distiller = build_distiller(
-        cfg.method,
+        cfg.distillation,
         student_channels=model.feature_channels,
         teacher_channels=None if teacher is None else teacher.feature_channels,
         detach_teacher=not cfg.teacher_train_mode,
-        **cfg.distiller_overrides(),
     ).to(device)
     precision = select_precision(device, amp=cfg.amp, channels_last=cfg.channels_last)
     if precision.channels_last:
@@ -148,7 +149,7 @@ def _build(cfg: RunConfig, context: DistContext, device: torch.device) -> _Parts
         )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, poly_factor(cfg.epochs * steps_per_epoch, cfg.poly_power))
     scaler = torch.amp.GradScaler(device.type) if precision.needs_grad_scaler else None
-    return _Parts(model, distiller, optimizer, scheduler, scaler, precision, train_set, val_set, teacher, teacher_path)
+    return _Parts(model, distiller, optimizer, scheduler, scaler, precision, steps_per_epoch, train_set, val_set, teacher, teacher_path)
 
 
 def _resume(parts: _Parts, cfg: RunConfig, directory: Path, context: DistContext, device: torch.device) -> dict[str, Any]:
@@ -218,6 +219,7 @@ def _fit(cfg: RunConfig, directory: Path, context: DistContext, device: torch.de
                 train_loader(parts.train_set, cfg, context, epoch, device),
                 epoch=epoch,
                 total_epochs=cfg.epochs,
+                steps_per_epoch=parts.steps_per_epoch,
                 precision=parts.precision,
                 taps=parts.distiller.required_taps,
                 teacher=teacher,
@@ -244,7 +246,7 @@ def _fit(cfg: RunConfig, directory: Path, context: DistContext, device: torch.de
             train_s=progress["train_s"] + train_s,
             images_seen=progress["images_seen"] + stats["images"] * context.world_size,
         )
-        record = _epoch_record(epoch, stats, parts.distiller.alpha(epoch, cfg.epochs), val)
+        record = _epoch_record(epoch, stats, val)
         record.update(epoch_time_s=epoch_s, train_time_s=train_s, wall_time_s=progress["elapsed_s"])
         if context.is_main:
             runstore.append_metrics(directory, record)
@@ -296,6 +298,7 @@ def _result(
         "config_hash": config_hash(cfg),
         "kind": cfg.kind,
         "method": cfg.method,
+        "distillation": cfg.distillation.to_dict(),
         "backbone": cfg.backbone,
         "dataset": cfg.dataset,
         "seed": cfg.seed,
@@ -328,63 +331,8 @@ def distill(config: RunConfig) -> dict[str, Any]:
     """Train (or resume, or fetch the finished result of) a student run with ``config.method``.
 
     The teacher is ``config.teacher_checkpoint`` or, when that is ``None``, the finished run of
-    :func:`~aicsd.engine.config.teacher_config` (FileNotFoundError naming it when absent).
+    :func:`~aicsd.engine.profiles.teacher_config` (FileNotFoundError naming it when absent).
     """
     if config.kind != "student":
         raise ValueError(f"distill needs a config with kind='student', got kind={config.kind!r}")
     return fit(config)
-
-
-def evaluate_checkpoint(
-    run: RunConfig | str | Path,
-    *,
-    split: str | None = None,
-    eval_mode: str | None = None,
-    eval_size: int | None = None,
-    device: str = "auto",
-    quiet: bool = True,
-) -> dict[str, Any]:
-    """Evaluate the weights of a run on a split, possibly under another eval protocol.
-
-    Args:
-        run: a run directory (with ``config.json`` and ``checkpoint.pt``) or the run's config.
-        split: dataset split (default: the run's ``val_split``).
-        eval_mode: ``"released"`` (shorter side resized to ``eval_size``) or ``"full"`` (original
-            resolution); default: the run's.
-        eval_size: default: the run's.
-        device: ``"auto"``, ``"cpu"``, ``"cuda"``...
-
-    Returns:
-        :meth:`aicsd.metrics.SegmentationMetrics.compute`'s dict plus ``run_id``, ``split``,
-        ``eval_mode``, ``eval_size`` and ``epoch`` (of the checkpoint).
-    """
-    from aicsd.data import build_dataset
-    from aicsd.data.transforms import eval_transforms, pad_collate
-
-    directory = runstore.run_dir(run) if isinstance(run, RunConfig) else Path(run)
-    cfg = runstore.read_config(directory)
-    state = load_checkpoint(directory / runstore.CHECKPOINT)
-    split = split or cfg.val_split
-    eval_mode = eval_mode or cfg.eval_mode
-    eval_size = eval_size or cfg.eval_size
-    device_ = resolve_device(device, DistContext())
-    model = build_network(cfg, cfg.backbone, cfg.width_multiplier, pretrained=False)
-    model.load_state_dict(state["model"])
-    dataset = build_dataset(cfg.dataset, cfg.data_root, split, transforms=eval_transforms(eval_mode, size=eval_size))
-    loader = DataLoader(
-        take_first(dataset, cfg.val_limit if split == cfg.val_split else None),
-        batch_size=cfg.eval_batch_size,
-        collate_fn=pad_collate,
-        num_workers=cfg.num_workers,
-    )
-    precision: Precision = select_precision(device_, amp=cfg.amp, channels_last=cfg.channels_last)
-    with _intra_op_threads(cfg.threads):
-        metrics = evaluate(model.to(device_), loader, cfg.num_classes, device_, precision=precision, progress=not quiet)
-    return {
-        **metrics,
-        "run_id": directory.name,
-        "split": split,
-        "eval_mode": eval_mode,
-        "eval_size": eval_size,
-        "epoch": state["epoch"],
-    }

@@ -9,10 +9,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
+from aicsd.data import build_dataset, ensure_synthetic
+from aicsd.data.transforms import eval_transforms, pad_collate, train_transforms
 from aicsd.engine.config import RunConfig
 from aicsd.engine.distributed import DistContext, barrier
 
-__all__ = ["build_datasets", "seed_everything", "seed_worker", "take_first", "train_loader", "val_loader"]
+__all__ = ["build_datasets", "build_eval_dataset", "seed_everything", "seed_worker", "take_first", "train_loader", "val_loader"]
 
 
 def seed_everything(seed: int) -> None:
@@ -39,9 +41,6 @@ def build_datasets(cfg: RunConfig, context: DistContext) -> tuple[Dataset, Datas
 
     The synthetic dataset is generated (default size) when ``data_root`` holds none.
     """
-    from aicsd.data import build_dataset, ensure_synthetic
-    from aicsd.data.transforms import eval_transforms, train_transforms
-
     def build() -> tuple[Dataset, Dataset]:
         train_tf = train_transforms(cfg.crop_size, scale_range=cfg.scale_range)
         eval_tf = eval_transforms(cfg.eval_mode, size=cfg.eval_size)
@@ -63,9 +62,6 @@ def build_datasets(cfg: RunConfig, context: DistContext) -> tuple[Dataset, Datas
 
 def build_eval_dataset(cfg: RunConfig, split: str) -> Dataset:
     """``split`` of the run's dataset under the eval transforms (every image, no limit)."""
-    from aicsd.data import build_dataset
-    from aicsd.data.transforms import eval_transforms
-
     return build_dataset(cfg.dataset, cfg.data_root, split, transforms=eval_transforms(cfg.eval_mode, size=cfg.eval_size))
 
 
@@ -95,8 +91,6 @@ def train_loader(dataset: Dataset, cfg: RunConfig, context: DistContext, epoch: 
 
 def val_loader(dataset: Dataset, cfg: RunConfig, context: DistContext, device: torch.device) -> DataLoader:
     """Each process takes every ``world_size``-th image (no padding, so no image counts twice)."""
-    from aicsd.data.transforms import pad_collate
-
     shard = Subset(dataset, range(context.rank, len(dataset), context.world_size)) if context.enabled else dataset
     return DataLoader(
         shard,

@@ -104,6 +104,7 @@ def train_one_epoch(
     *,
     epoch: int,
     total_epochs: int,
+    steps_per_epoch: int,
     precision: Precision,
     taps: frozenset[str],
     teacher: nn.Module | None = None,
@@ -115,11 +116,13 @@ def train_one_epoch(
 
     Args:
         student: a :class:`FeatureTaps` (possibly DDP-wrapped or compiled): images -> taps dict.
-        distiller: ``distiller(student_taps, teacher_taps, target, epoch=, total_epochs=)`` -> dict of
-            scalar terms with the total under ``"loss"``.
+        distiller: an :class:`aicsd.losses.Distiller` (possibly DDP-wrapped):
+            ``distiller(student_taps, teacher_taps, target, alpha=)`` -> dict of scalar terms with
+            the total under ``"loss"``.
         optimizer, scheduler: stepped once per batch (the poly LR is per iteration).
         loader: batches of images (B, 3, H, W) float and targets (B, H, W) int64 (255 = ignore).
-        epoch, total_epochs: passed to the distiller (ALW's alpha = epoch / total_epochs).
+        epoch, total_epochs, steps_per_epoch: where the epoch lies in the run; ALW's alpha at each
+            step comes from them (``Distiller.alpha``).
         precision: device, autocast dtype and memory format (:func:`select_precision`).
         taps: the teacher taps the distiller reads (``distiller.required_taps``).
         teacher: a :class:`FeatureTaps` of the teacher, or ``None`` for cross entropy only.
@@ -129,12 +132,15 @@ def train_one_epoch(
 
     Returns:
         The mean of every loss term over the epoch's batches (averaged over processes under
-        torch.distributed), plus ``"lr"`` (first parameter group, at the epoch's start) and
+        torch.distributed), plus ``"lr"`` (first parameter group, at the epoch's start),
+        ``"alpha"`` (ALW's mean alpha over the epoch's steps, None when ALW is off) and
         ``"images"`` (images seen by this process).
 
     Raises:
         NonFiniteLossError: the total loss is NaN or infinite at some step.
     """
+    schedule = distiller.module if isinstance(distiller, nn.parallel.DistributedDataParallel) else distiller
+    total_steps = total_epochs * steps_per_epoch
     student.train()
     if teacher is not None:
         teacher.train(teacher_train_mode)
@@ -142,6 +148,7 @@ def train_one_epoch(
     sums: dict[str, Tensor] = {}
     steps = 0
     images_seen = 0
+    alphas: list[float] = []
     bar = tqdm(loader, desc=f"epoch {epoch + 1}/{total_epochs}", leave=False, disable=not progress)
     for step, (images, target) in enumerate(bar):
         images = precision.images(images)
@@ -151,7 +158,12 @@ def train_one_epoch(
             teacher_taps = _teacher_features(teacher, images, taps, precision, teacher_train_mode)
         with precision.autocast():
             student_taps = student(images)
-        terms = distiller(student_taps, teacher_taps, target, epoch=epoch, total_epochs=total_epochs)
+        alpha = schedule.alpha(
+            epoch=epoch, total_epochs=total_epochs, step=epoch * steps_per_epoch + step, total_steps=total_steps
+        )
+        if alpha is not None:
+            alphas.append(alpha)
+        terms = distiller(student_taps, teacher_taps, target, alpha=alpha)
         loss = terms["loss"]
         if not bool(torch.isfinite(loss)):
             values = {name: float(value.detach()) for name, value in terms.items()}
@@ -181,7 +193,8 @@ def train_one_epoch(
         dist.all_reduce(means, op=dist.ReduceOp.SUM)
         means /= dist.get_world_size()
     stats = {name: float(value) for name, value in zip(names, means.tolist(), strict=True)}
-    return {**stats, "lr": lr, "images": images_seen}
+    alpha_mean = sum(alphas) / len(alphas) if alphas else None
+    return {**stats, "lr": lr, "alpha": alpha_mean, "images": images_seen}
 
 
 @torch.inference_mode()

@@ -1,4 +1,4 @@
-"""The networks and optimiser of a run: student, teacher from its checkpoint, SGD with a poly LR."""
+"""The teacher of a student run (from its checkpoint) and the optimiser: SGD with a poly LR."""
 
 from __future__ import annotations
 
@@ -11,22 +11,11 @@ from torch import nn
 
 from aicsd.engine import runstore
 from aicsd.engine.checkpoint import load_checkpoint
-from aicsd.engine.config import RunConfig, teacher_config
+from aicsd.engine.config import RunConfig
+from aicsd.engine.networks import build_network
+from aicsd.engine.profiles import teacher_config
 
-__all__ = ["build_network", "load_teacher", "make_optimizer", "poly_factor", "teacher_checkpoint_path"]
-
-
-def build_network(cfg: RunConfig, backbone: str, width: float, *, pretrained: bool) -> nn.Module:
-    """DeepLabV3+ with ``backbone`` and ``width`` for ``cfg``'s dataset and output stride."""
-    from aicsd.models import build_segmenter
-
-    return build_segmenter(
-        backbone,
-        cfg.num_classes,
-        output_stride=cfg.output_stride,
-        pretrained_backbone=pretrained,
-        width_multiplier=width,
-    )
+__all__ = ["load_teacher", "make_optimizer", "poly_factor", "teacher_checkpoint_path"]
 
 
 def teacher_checkpoint_path(cfg: RunConfig) -> Path:

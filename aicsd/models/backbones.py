@@ -11,13 +11,13 @@ from torchvision.models import mobilenet_v2, resnet18, resnet50, resnet101
 from torchvision.models._utils import IntermediateLayerGetter
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
+from aicsd.losses.taps import STAGES
 from aicsd.models.dilation import dilate_basic_layer, dilate_mobilenet_v2
 from aicsd.models.pretrained import load_pretrained, require_pretrained_file
 from aicsd.models.resnet import STAGE_PLANES, ScaledResNet
 from aicsd.models.widths import check_width_multiplier, scale_channels
 
 BACKBONES = ("resnet101", "resnet50", "resnet18", "mobilenet_v2")
-STAGES = ("stage1", "stage2", "stage3", "stage4")
 BACKBONE_OUTPUT_STRIDES = (8, 16, 32)
 
 # Which of ResNet's layer2/3/4 trade their stride for dilation, per output stride.

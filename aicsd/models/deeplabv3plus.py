@@ -11,13 +11,14 @@ from torch import Tensor, nn
 from torchvision.models.segmentation.deeplabv3 import ASPPPooling
 from torchvision.ops import Conv2dNormActivation
 
+from aicsd.losses.taps import ASPP as ASPP_TAP
+from aicsd.losses.taps import DECODER, DECODER_LOGITS, FEATURE_KEYS, LOGITS
 from aicsd.models.backbones import Backbone
 from aicsd.models.widths import check_width_multiplier, scale_channels
 
 ASPP_RATES = MappingProxyType({16: (6, 12, 18), 8: (12, 24, 36)})
 HEAD_CHANNELS = 256
 LOW_LEVEL_CHANNELS = 48
-FEATURE_KEYS = ("stage1", "stage2", "stage3", "stage4", "aspp", "decoder", "logits")
 
 
 class ASPP(nn.Module):
@@ -102,9 +103,10 @@ class DeepLabV3Plus(nn.Module):
         self.classifier = nn.Sequential(nn.Dropout(0.1), nn.Conv2d(head_channels, num_classes, kernel_size=1))
         self._feature_channels = {
             **stage_channels,
-            "aspp": head_channels,
-            "decoder": head_channels,
-            "logits": num_classes,
+            ASPP_TAP: head_channels,
+            DECODER: head_channels,
+            DECODER_LOGITS: num_classes,
+            LOGITS: num_classes,
         }
         for module in (self.aspp, self.decoder, self.classifier):
             _init_head(module)
@@ -119,8 +121,9 @@ class DeepLabV3Plus(nn.Module):
 
         Returns ``"stage1"`` .. ``"stage4"`` (backbone stages, strides 4, 8, min(16, OS), OS),
         ``"aspp"`` (B, A, H/OS, W/OS) and ``"decoder"`` (B, D, H/4, W/4), both taken before the
-        dropout that follows them, and ``"logits"`` (B, num_classes, H, W), the output of
-        ``forward``. Spatial sizes are rounded up.
+        dropout that follows them, ``"decoder_logits"`` (B, num_classes, H/4, W/4), the classifier's
+        output before upsampling, and ``"logits"`` (B, num_classes, H, W), the output of
+        ``forward``. Spatial sizes are rounded up. The keys are :data:`aicsd.losses.taps.FEATURE_KEYS`.
         """
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"expected images of shape (B, 3, H, W), got {tuple(x.shape)}")
@@ -133,8 +136,9 @@ class DeepLabV3Plus(nn.Module):
         features = self.backbone(x)
         aspp = self.aspp(features["stage4"])
         decoder = self.decoder(self.aspp_dropout(aspp), features["stage1"])
-        logits = F.interpolate(self.classifier(decoder), size=x.shape[-2:], mode="bilinear", align_corners=False)
-        return {**features, "aspp": aspp, "decoder": decoder, "logits": logits}
+        decoder_logits = self.classifier(decoder)
+        logits = F.interpolate(decoder_logits, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return {**features, ASPP_TAP: aspp, DECODER: decoder, DECODER_LOGITS: decoder_logits, LOGITS: logits}
 
     def forward(self, x: Tensor) -> Tensor:
         """Logits (B, num_classes, H, W) at the input size for images ``x`` (B, 3, H, W)."""

@@ -10,32 +10,17 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
+from torchvision.transforms.v2.functional import center_crop
 
 from aicsd.data import build_dataset
 from aicsd.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transforms
-from aicsd.engine import RunConfig, read_config, run_dir
-from aicsd.engine.checkpoint import load_checkpoint
+from aicsd.engine import RunConfig, load_network, read_config
 from aicsd.losses import ICSDLoss, ics_matrix
-from aicsd.models import build_segmenter
-
-
-def _directory(run: RunConfig | str | Path) -> Path:
-    return run_dir(run) if isinstance(run, RunConfig) else Path(run)
 
 
 def load_model(run: RunConfig | str | Path, device: str | torch.device = "cpu") -> nn.Module:
-    """The network of a finished (or checkpointed) run, in eval mode on ``device``.
-
-    Raises FileNotFoundError naming the checkpoint when the run has none yet.
-    """
-    directory = _directory(run)
-    checkpoint = directory / "checkpoint.pt"
-    if not checkpoint.is_file():
-        raise FileNotFoundError(f"no checkpoint at {checkpoint}: train the run first (aicsd.study.experiments.run_all)")
-    cfg = read_config(directory)
-    model = build_segmenter(cfg.backbone, cfg.num_classes, output_stride=cfg.output_stride, width_multiplier=cfg.width_multiplier)
-    model.load_state_dict(load_checkpoint(checkpoint)["model"])
-    return model.eval().to(device)
+    """The network of a finished (or checkpointed) run, in eval mode on ``device`` (:func:`aicsd.engine.load_network`)."""
+    return load_network(run, device)
 
 
 def eval_images(run: RunConfig | str | Path, split: str, indices: list[int]) -> tuple[list[Tensor], list[Tensor]]:
@@ -43,8 +28,7 @@ def eval_images(run: RunConfig | str | Path, split: str, indices: list[int]) -> 
 
     Returned as Python lists because sizes differ between images.
     """
-    directory = _directory(run)
-    cfg = read_config(directory)
+    cfg = read_config(run)
     dataset = build_dataset(cfg.dataset, cfg.data_root, split, transforms=eval_transforms(cfg.eval_mode, size=cfg.eval_size))
     if max(indices, default=0) >= len(dataset):
         raise IndexError(f"{split} of {cfg.dataset} has {len(dataset)} images; asked for index {max(indices)}")
@@ -88,7 +72,5 @@ def icsd_to_teacher(student: nn.Module, teacher: nn.Module, images: list[Tensor]
 def fixed_size_batch(run: RunConfig | str | Path, split: str, count: int, size: int) -> Tensor:
     """The first ``count`` images of ``split`` (eval transforms), centre-cropped or padded to
     ``size`` x ``size`` and stacked: (count, 3, size, size), for measurements that need one batch."""
-    from torchvision.transforms.v2.functional import center_crop
-
     images, _ = eval_images(run, split, list(range(count)))
     return torch.stack([center_crop(image, [size, size]) for image in images])

@@ -19,13 +19,12 @@ import pandas as pd
 import torch
 
 from aicsd.data import ensure_synthetic
-from aicsd.engine import RunConfig, distill, load_profile, read_result, run_dir, run_id, teacher_config, train_teacher
-from aicsd.engine.config import uses_teacher
-from aicsd.losses import weights
+from aicsd.engine import RunConfig, distill, load_profile, read_result, run_dir, run_id, seeds_of, teacher_config, train_teacher
+from aicsd.losses import resolve
+from aicsd.results import reported_metrics, run_row
 
 STUDENTS = ("resnet18", "mobilenet_v2")
 MAIN_METHODS = ("none", "kd", "ad", "sp", "ickd", "aicsd")
-SEEDS = {"smoke": (0,), "cpu": (0, 1, 2), "paper": (0, 1, 2)}
 ABLATION_STUDENT = "resnet18"
 TEMPERATURES = (1.0, 2.0, 4.0)
 ICSD_WEIGHT_FACTORS = (0.25, 1.0, 4.0)
@@ -38,13 +37,6 @@ class LabelledRun:
     group: str
     label: str
     config: RunConfig
-
-
-def seeds_of(profile: str) -> tuple[int, ...]:
-    """The seeds every cell of a table is averaged over in ``profile``."""
-    if profile not in SEEDS:
-        raise ValueError(f"unknown profile {profile!r}; valid: {', '.join(SEEDS)}")
-    return SEEDS[profile]
 
 
 def _context(dataset: str, data_root: str | None, device: str) -> dict[str, Any]:
@@ -119,7 +111,7 @@ def ablations(
             for seed in seeds
         ]
 
-    paper_weight = weights.default_icsd_weight("paper")
+    paper_weight = resolve("aicsd").term("icsd").weight
     runs = [
         *run("components", "ICSD", method="icsd"),
         *run("components", "KD", method="kd"),
@@ -150,12 +142,6 @@ def report_split(config: RunConfig) -> str:
     return config.test_split or config.val_split
 
 
-def reported_metrics(result: dict[str, Any]) -> dict[str, Any]:
-    """The metrics a table reports from a ``result.json``: the final weights on the held-out
-    ``test`` split when the run has one, else the final validation metrics."""
-    return result["test"] if result.get("test") is not None else result["final"]
-
-
 def _train(config: RunConfig) -> str:
     (train_teacher if config.kind == "teacher" else distill)(config)
     return run_id(config)
@@ -177,7 +163,7 @@ def run_all(runs: Sequence[LabelledRun | RunConfig], *, workers: int | None = No
     """
     configs = list(dict.fromkeys(r.config if isinstance(r, LabelledRun) else r for r in runs))
     teachers = [c for c in configs if c.kind == "teacher"]
-    teachers += [teacher_config(c) for c in configs if uses_teacher(c) and c.teacher_checkpoint is None]
+    teachers += [teacher_config(c) for c in configs if c.uses_teacher and c.teacher_checkpoint is None]
     for teacher in dict.fromkeys(teachers):
         train_teacher(teacher)
     students = [c for c in configs if c.kind == "student" and read_result(run_dir(c)) is None]
@@ -193,29 +179,15 @@ def run_all(runs: Sequence[LabelledRun | RunConfig], *, workers: int | None = No
 
 
 def collect(runs: Sequence[LabelledRun]) -> pd.DataFrame:
-    """One row per run: group, label, backbone, method, seed, run_id and the reported metrics
-    (:func:`reported_metrics`; the ``split`` column says which).
+    """One :func:`aicsd.results.run_row` per run, with its ``group`` and ``label`` in front.
 
-    Raises FileNotFoundError naming the first run that has not finished (call :func:`run_all`).
+    The metrics are the reported ones (final weights on the held-out ``test`` split when the run has
+    one, else val; the ``split`` column says which), the same numbers ``python -m aicsd runs``
+    prints. Raises FileNotFoundError naming the first run that has not finished (call :func:`run_all`).
     """
     rows = []
     for run in runs:
-        result = read_result(run_dir(run.config))
-        if result is None:
+        if read_result(run_dir(run.config)) is None:
             raise FileNotFoundError(f"run {run_id(run.config)} ({run.group}: {run.label}) has not finished; call run_all")
-        reported = {k: v for k, v in reported_metrics(result).items() if k != "per_class_iou"}
-        rows.append(
-            {
-                "group": run.group,
-                "label": run.label,
-                "backbone": run.config.backbone,
-                "method": run.config.method,
-                "seed": run.config.seed,
-                "run_id": result["run_id"],
-                "wall_time_s": result["wall_time_s"],
-                "params_m": result["params_m"],
-                "split": "test" if result.get("test") is not None else run.config.val_split,
-                **reported,
-            }
-        )
+        rows.append({"group": run.group, "label": run.label, **run_row(run_dir(run.config))})
     return pd.DataFrame(rows)

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from aicsd.study import paper
-from aicsd.results import mean_std_text, summarise
+from aicsd.engine import load_profile, read_result, run_dir, seeds_of
+from aicsd.results import mean_std_text, reported_metrics, summarise
+from aicsd.study import experiments, paper
 from aicsd.study.experiments import MAIN_METHODS, STUDENTS
 from aicsd.paths import BENCHMARK_RESULTS
 
@@ -145,9 +146,6 @@ def recipe(
     """The training recipe of each (profile, dataset), read from the config objects (not typed by
     hand): one column per (profile, dataset, teacher/student), one row per setting, plus the seeds
     per cell."""
-    from aicsd.engine import load_profile
-    from aicsd.study.experiments import seeds_of
-
     columns = {}
     for profile, dataset in profiles:
         for kind in ("teacher", "student"):
@@ -176,12 +174,9 @@ def benchmark_table(record: dict) -> pd.DataFrame:
 def markdown_main_table(profile: str = "cpu", dataset: str = "synthetic") -> str:
     """The main table of finished runs of ``profile`` as Markdown (for the README): raises
     FileNotFoundError naming the first missing run."""
-    from aicsd import engine
-    from aicsd.study import experiments
-
     teacher = experiments.teacher_run(profile, dataset=dataset)
     results = experiments.collect(experiments.main_table(profile, dataset=dataset))
-    teacher_metrics = experiments.reported_metrics(engine.read_result(engine.run_dir(teacher)))
+    teacher_metrics = reported_metrics(read_result(run_dir(teacher)))
     return main_results(results, teacher_metrics, teacher.backbone).to_markdown(index=False, disable_numparse=True)
 
 

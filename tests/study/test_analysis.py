@@ -9,7 +9,7 @@ import torch
 
 from aicsd.study import analysis, experiments
 from aicsd.data import make_synthetic
-from aicsd.engine import read_result, run_dir
+from aicsd.engine import evaluate_run, read_result, run_dir
 
 
 @pytest.fixture(scope="module")
@@ -22,13 +22,11 @@ def teacher(tmp_path_factory):
 
 
 def test_loaded_model_reproduces_the_stored_test_metrics(teacher):
-    from aicsd.engine import evaluate_checkpoint
-
     model = analysis.load_model(teacher)
     assert not model.training
     images, masks = analysis.eval_images(teacher, "test", [0, 1, 2, 3])
     assert len(images) == 4 and images[0].shape[1:] == masks[0].shape
-    stored = evaluate_checkpoint(run_dir(teacher), split="test", device="cpu")
+    stored = evaluate_run(run_dir(teacher), split="test", device="cpu")
     assert stored["miou"] == pytest.approx(read_result(run_dir(teacher))["test"]["miou"])
     logits = analysis.predict_logits(model, images[0])
     assert logits.shape == (21, *images[0].shape[1:])

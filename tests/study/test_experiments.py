@@ -21,7 +21,7 @@ def test_cpu_grids_have_every_cell_and_share_identical_runs():
     unique = {r.config for r in main + ablations}
     assert len(unique) == 36 + 21  # the default-setting ablation rows are the main table's AICSD runs
     released = [r.config for r in ablations if r.label == "released ICSD"]
-    assert {c.icsd_variant for c in released} == {"official"}
+    assert {c.distillation.term("icsd").variant for c in released} == {"official"}
     assert experiments.seeds_of("smoke") == (0,)
     with pytest.raises(ValueError, match="valid: smoke, cpu, paper"):
         experiments.seeds_of("gpu")

@@ -1,0 +1,44 @@
+"""A run's identity: a stable hash over the fields that change its numbers, and its folder name.
+
+Execution-only fields (where data and runs lie, device, threads, workers, progress output,
+``torch.compile``) and the profile's name are left out: the same recipe from two profiles is the
+same run. A teacher's hash leaves out the distillation (it trains with cross entropy only); a run
+without a teacher leaves out the teacher fields. A student distilling from the derived teacher
+(``teacher_checkpoint`` None) hashes that teacher's run id instead. The resolved method, with
+every weight, temperature and ALW form, is part of the hash: changing a default weight changes
+the ids of exactly the runs that use it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+
+from aicsd.engine.config import RunConfig
+from aicsd.engine.profiles import teacher_config
+
+__all__ = ["EXECUTION_FIELDS", "config_hash", "run_id"]
+
+EXECUTION_FIELDS = frozenset({"profile", "quiet", "num_workers", "threads", "output_dir", "data_root", "device", "compile"})
+"""Fields that do not change a run's numbers."""
+_TEACHER_FIELDS = frozenset({"teacher_backbone", "teacher_width_multiplier", "teacher_checkpoint", "teacher_train_mode"})
+
+
+def config_hash(cfg: RunConfig) -> str:
+    """Hex SHA-256 over the fields of ``cfg`` that change results (see the module docstring)."""
+    dropped = set(EXECUTION_FIELDS)
+    if cfg.kind == "teacher":
+        dropped.add("distillation")
+    if not cfg.uses_teacher:
+        dropped |= _TEACHER_FIELDS
+    payload = {name: value for name, value in dataclasses.asdict(cfg).items() if name not in dropped}
+    if cfg.uses_teacher and cfg.teacher_checkpoint is None:
+        payload["teacher_run"] = run_id(teacher_config(cfg))
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def run_id(cfg: RunConfig) -> str:
+    """Run directory name: ``<kind>-<method>-<backbone>-<hash12>``."""
+    return f"{cfg.kind}-{cfg.method}-{cfg.backbone}-{config_hash(cfg)[:12]}"

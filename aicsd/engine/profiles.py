@@ -1,0 +1,206 @@
+"""The named profiles as data, and :func:`load_profile`, which builds a run's config from one.
+
+Every profile has the same shape (:class:`Profile`): the seeds each table cell averages over, the
+ALW form of adaptive methods, and field values for every run, per dataset, and per kind of run
+(teacher or student). Field values apply in that order over the :class:`RunConfig` defaults (the
+``cpu`` student), then the caller's overrides.
+
+- ``smoke``: the whole pipeline in seconds (a few tiny synthetic images, one epoch, narrow nets).
+- ``cpu`` (the default): the CPU reproduction on the generated dataset (1,000 train / 300 val /
+  300 test images of 64-96 px), 64-pixel crops, evaluation at shorter side 64 with batch 1.
+  Teacher: ResNet-101 at width 0.25, 12 epochs over all training images. Students: ResNet-18 /
+  MobileNetV2 at width 0.25, 4 epochs over the first 400 images, evaluated after the last epoch
+  only. Batch 8, lr 0.01 for both. One intra-op thread: these networks are too small for a second
+  thread to pay off, the numbers then do not depend on the machine's core count, and two runs side
+  by side use two cores.
+- ``paper``: the released code's recipe (the book's chapter "How to reproduce"): SGD momentum 0.9,
+  weight decay 5e-4, poly LR (power 0.9) per iteration, 10x LR for ASPP + decoder, crop 513,
+  ImageNet-pretrained backbones, full widths, ResNet-101 teacher, eval at shorter side 513 with
+  batch 1. VOC: the released lr 0.007 is for batch 6; we train with batch 8 and scale it linearly
+  to 0.007 * 8 / 6 = 0.00933, 120 epochs, on ``train_aug`` (VOC train + SBD). Cityscapes: lr 0.01
+  at batch 8, 200 epochs. CamVid is not in the paper: it gets the Cityscapes recipe with 360-pixel
+  crops; other datasets lr 0.01 and 120 epochs. Threads: torch's default (all cores).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from aicsd.engine.config import RunConfig
+from aicsd.losses import MethodConfig, override_names, resolve
+from aicsd.paths import DATA_ROOT
+
+__all__ = ["PROFILES", "Profile", "load_profile", "seeds_of", "teacher_config"]
+
+Fields = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named recipe: seeds, ALW form, and field values for every run, per dataset and per kind."""
+
+    name: str
+    seeds: tuple[int, ...]
+    alw_form: str
+    every_run: Fields = field(default_factory=dict)
+    per_dataset: Mapping[str, Fields] = field(default_factory=dict)
+    teacher: Fields = field(default_factory=dict)
+    student: Fields = field(default_factory=dict)
+
+    def fields(self, kind: str, dataset: str) -> dict[str, Any]:
+        """The field values of a ``kind`` run on ``dataset`` (over the :class:`RunConfig` defaults)."""
+        return {**self.every_run, **self.per_dataset.get(dataset, {}), **(self.teacher if kind == "teacher" else self.student)}
+
+
+_SPLITS: Mapping[str, Fields] = MappingProxyType(
+    {"synthetic": {"test_split": "test"}, "voc": {"test_split": None}, "cityscapes": {"test_split": None}, "camvid": {"test_split": None}}
+)
+"""Per dataset, the held-out split every profile reports (None where test labels are not public)."""
+
+PROFILES: Mapping[str, Profile] = MappingProxyType(
+    {
+        "smoke": Profile(
+            "smoke",
+            seeds=(0,),
+            alw_form="epoch",
+            every_run={
+                "epochs": 1,
+                "batch_size": 4,
+                "crop_size": 32,
+                "eval_size": 32,
+                "eval_batch_size": 4,
+                "eval_every": 1,
+                "train_limit": 8,
+                "val_limit": 4,
+                "width_multiplier": 0.125,
+                "teacher_width_multiplier": 0.125,
+                "teacher_backbone": "resnet18",
+            },
+            per_dataset=_SPLITS,
+        ),
+        "cpu": Profile(
+            "cpu",
+            seeds=(0, 1, 2),
+            alw_form="epoch",
+            per_dataset=_SPLITS,
+            teacher={"backbone": "resnet101", "train_limit": None, "epochs": 12},
+        ),
+        "paper": Profile(
+            "paper",
+            seeds=(0, 1, 2),
+            alw_form="epoch",
+            every_run={
+                "width_multiplier": 1.0,
+                "teacher_width_multiplier": 1.0,
+                "teacher_backbone": "resnet101",
+                "pretrained_backbone": True,
+                "crop_size": 513,
+                "eval_size": 513,
+                "eval_batch_size": 1,
+                "eval_every": 1,
+                "batch_size": 8,
+                "train_limit": None,
+                "threads": None,
+                "num_workers": 4,
+                "lr": 0.01,
+                "epochs": 120,
+            },
+            per_dataset={
+                **_SPLITS,
+                "voc": {**_SPLITS["voc"], "lr": 0.007 * 8 / 6, "epochs": 120, "train_split": "train_aug"},
+                "cityscapes": {**_SPLITS["cityscapes"], "lr": 0.01, "epochs": 200},
+                "camvid": {**_SPLITS["camvid"], "lr": 0.01, "epochs": 200, "crop_size": 360, "eval_size": 360},
+            },
+            teacher={"backbone": "resnet101"},
+        ),
+    }
+)
+
+
+def _profile(name: str) -> Profile:
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; valid: {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+def load_profile(name: str = "cpu", **overrides: Any) -> RunConfig:
+    """The :class:`RunConfig` of profile ``name`` with ``overrides`` applied.
+
+    ``overrides`` are config fields (``epochs=3``), ``method=`` and the method's settings
+    (``kd_weight=``, ``temperature=``, ``icsd_variant=``, ``alw=``...; see
+    :func:`aicsd.losses.resolve`), which are resolved here into the config's ``distillation``.
+    ``kind`` and ``dataset`` select the profile's teacher or student values and its per-dataset
+    recipe; ``data_root`` defaults to ``<repo>/data/<dataset>``. Raises ValueError naming the
+    valid choices for an unknown profile, field or setting.
+    """
+    profile = _profile(name)
+    method_settings = set(override_names())
+    config_fields = {f for f in RunConfig.__dataclass_fields__ if f != "profile"}
+    unknown = sorted(set(overrides) - config_fields - method_settings - {"method"})
+    if unknown:
+        valid = sorted(config_fields | method_settings | {"method"})
+        raise ValueError(f"unknown config field(s) {unknown}; valid: {', '.join(valid)}")
+    if "profile" in overrides:
+        raise ValueError("pass the profile as load_profile(name), not as an override")
+    kind = overrides.get("kind", RunConfig.kind)
+    dataset = overrides.get("dataset", RunConfig.dataset)
+    values = {**profile.fields(kind, dataset), **{k: v for k, v in overrides.items() if k in config_fields}}
+    values.setdefault("data_root", str(DATA_ROOT / dataset))
+    settings = {k: v for k, v in overrides.items() if k in method_settings}
+    method = overrides.get("method", "none")
+    if "distillation" in overrides:
+        if settings or "method" in overrides:
+            raise ValueError("give either a resolved distillation or method= and its settings, not both")
+    else:
+        if kind == "teacher" and (method != "none" or settings):
+            given = ", ".join(sorted({*settings, *(["method"] if method != "none" else [])}))
+            raise ValueError(f"a teacher run trains with cross entropy only: {given} cannot be set for a teacher")
+        values["distillation"] = resolve(method, alw_form=profile.alw_form, **settings)
+    return RunConfig(profile=name, **values)
+
+
+def teacher_config(cfg: RunConfig) -> RunConfig:
+    """The teacher run a student ``cfg`` distils from when ``teacher_checkpoint`` is ``None``.
+
+    It is the profile's teacher on the same dataset, data root, splits and image sizes, with the
+    student config's teacher backbone and width and its execution settings; its seed is the
+    profile's (one teacher serves every student seed).
+    """
+    shared = (
+        "dataset",
+        "data_root",
+        "train_split",
+        "val_split",
+        "test_split",
+        "crop_size",
+        "scale_range",
+        "eval_mode",
+        "eval_size",
+        "output_stride",
+        "amp",
+        "channels_last",
+        "compile",
+        "sync_bn",
+        "deterministic",
+        "device",
+        "threads",
+        "num_workers",
+        "output_dir",
+        "quiet",
+    )
+    return load_profile(
+        cfg.profile,
+        kind="teacher",
+        backbone=cfg.teacher_backbone,
+        width_multiplier=cfg.teacher_width_multiplier,
+        **{name: getattr(cfg, name) for name in shared},
+    )
+
+
+def seeds_of(profile: str) -> tuple[int, ...]:
+    """The seeds every cell of a table is averaged over in ``profile``."""
+    return _profile(profile).seeds
+

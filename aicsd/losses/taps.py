@@ -1,0 +1,15 @@
+"""The named feature taps a distillation term reads, and which every segmenter returns.
+
+``forward_features(images)`` of a network in :mod:`aicsd.models` returns a dict with these keys:
+the four backbone stages (strides 4, 8, 16, 16 at output stride 16), the ASPP output, the decoder
+feature (stride 4), the stride-4 classifier output and the logits upsampled to the input size.
+"""
+
+from __future__ import annotations
+
+STAGES = ("stage1", "stage2", "stage3", "stage4")
+ASPP = "aspp"
+DECODER = "decoder"
+DECODER_LOGITS = "decoder_logits"
+LOGITS = "logits"
+FEATURE_KEYS = (*STAGES, ASPP, DECODER, DECODER_LOGITS, LOGITS)

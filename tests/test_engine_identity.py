@@ -1,0 +1,61 @@
+"""Run identity: the hash covers what changes results, including every effective loss weight."""
+
+import dataclasses
+
+import pytest
+
+from aicsd.engine.identity import config_hash, run_id
+from aicsd.engine.profiles import load_profile
+from aicsd.losses import METHODS, resolve, weights
+
+
+def test_hash_ignores_execution_fields_but_not_result_fields():
+    base = load_profile("smoke", method="kd")
+    same = dataclasses.replace(base, quiet=True, num_workers=3, output_dir="/elsewhere", device="cpu")
+    assert config_hash(same) == config_hash(base)
+    changes = (
+        {"seed": 1},
+        {"lr": 0.02},
+        {"distillation": resolve("kd", kd_weight=2.0)},
+        {"teacher_backbone": "resnet50"},
+    )
+    for change in changes:
+        assert config_hash(dataclasses.replace(base, **change)) != config_hash(base), change
+
+
+def test_hash_is_stable_across_calls_and_names_the_run():
+    cfg = load_profile("smoke", method="aicsd", seed=2)
+    assert config_hash(cfg) == config_hash(load_profile("smoke", method="aicsd", seed=2))
+    assert len(config_hash(cfg)) == 64
+    assert run_id(cfg) == f"student-aicsd-resnet18-{config_hash(cfg)[:12]}"
+
+
+def test_a_run_without_teacher_ignores_the_teacher_fields():
+    baseline = load_profile("smoke", method="none")
+    assert config_hash(dataclasses.replace(baseline, teacher_backbone="resnet50")) == config_hash(baseline)
+
+
+def _student_ids() -> dict[str, str]:
+    ids = {method: run_id(load_profile("smoke", method=method)) for method in METHODS}
+    ids["teacher"] = run_id(load_profile("smoke", kind="teacher"))
+    return ids
+
+
+@pytest.mark.parametrize(
+    ("constant", "users"),
+    [
+        ("KD_WEIGHT", {"kd", "icsd+kd", "aicsd"}),
+        ("ICSD_PAPER_WEIGHT", {"icsd", "icsd+kd", "aicsd"}),
+        ("AD_WEIGHT", {"ad"}),
+        ("SP_WEIGHT", {"sp"}),
+        ("ICKD_WEIGHT", {"ickd"}),
+        ("CWD_WEIGHT", {"cwd"}),
+        ("DIST_WEIGHT", {"dist"}),
+    ],
+)
+def test_changing_a_default_weight_changes_exactly_the_runs_that_use_it(monkeypatch, constant, users):
+    before = _student_ids()
+    monkeypatch.setattr(weights, constant, getattr(weights, constant) * 2 + 1)
+    after = _student_ids()
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == users

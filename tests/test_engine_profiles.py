@@ -1,0 +1,67 @@
+"""Profiles as data: every profile in the same shape, its recipe, and the teacher a student derives."""
+
+import dataclasses
+
+import pytest
+
+from aicsd.engine.config import RunConfig
+from aicsd.engine.profiles import PROFILES, Profile, load_profile, seeds_of, teacher_config
+from aicsd.losses import resolve
+
+
+@pytest.mark.parametrize("name", PROFILES)
+@pytest.mark.parametrize("kind", ["teacher", "student"])
+def test_every_profile_loads(name, kind):
+    cfg = load_profile(name, kind=kind)
+    assert cfg.profile == name and cfg.kind == kind
+    assert cfg.num_classes == 21
+    if kind == "teacher":
+        assert cfg.method == "none"
+
+
+def test_every_profile_has_the_same_shape_with_seeds():
+    for name, profile in PROFILES.items():
+        assert isinstance(profile, Profile) and profile.name == name
+        assert profile.seeds and all(isinstance(seed, int) for seed in profile.seeds)
+        assert seeds_of(name) == profile.seeds
+    with pytest.raises(ValueError, match="valid: smoke, cpu, paper"):
+        seeds_of("gpu")
+
+
+def test_cpu_is_the_default_profile():
+    assert load_profile() == RunConfig()
+
+
+def test_paper_profile_follows_the_released_recipe():
+    voc = load_profile("paper", dataset="voc")
+    assert voc.lr == pytest.approx(0.007 * 8 / 6)
+    assert (voc.batch_size, voc.epochs, voc.crop_size) == (8, 120, 513)
+    assert (voc.momentum, voc.weight_decay, voc.poly_power, voc.head_lr_multiplier) == (0.9, 5e-4, 0.9, 10.0)
+    assert voc.pretrained_backbone and voc.width_multiplier == 1.0 and voc.teacher_backbone == "resnet101"
+    assert voc.data_root.endswith("data/voc")
+    cityscapes = load_profile("paper", dataset="cityscapes", kind="teacher")
+    assert (cityscapes.lr, cityscapes.epochs, cityscapes.num_classes) == (0.01, 200, 19)
+    assert cityscapes.backbone == "resnet101"
+
+
+def test_method_settings_are_resolved_into_the_config():
+    cfg = load_profile("smoke", method="aicsd", kd_weight=2.0, temperature=4.0, alw="step")
+    assert cfg.distillation == resolve("aicsd", kd_weight=2.0, temperature=4.0, alw="step")
+    assert cfg.distillation.term("kd").weight == 2.0
+    assert cfg.distillation.term("icsd").temperature == 4.0
+
+
+def test_unknown_profile_lists_profiles():
+    with pytest.raises(ValueError, match="valid: smoke, cpu, paper"):
+        load_profile("gpu")
+
+
+def test_teacher_config_shares_data_and_execution_settings():
+    student = load_profile("cpu", method="aicsd", seed=2, device="cpu", output_dir="/tmp/x")
+    teacher = teacher_config(student)
+    assert teacher.kind == "teacher" and teacher.method == "none"
+    assert teacher.backbone == student.teacher_backbone
+    assert teacher.width_multiplier == student.teacher_width_multiplier
+    assert (teacher.device, teacher.output_dir, teacher.dataset) == ("cpu", "/tmp/x", student.dataset)
+    assert teacher.seed == load_profile("cpu", kind="teacher").seed
+    assert teacher_config(dataclasses.replace(student, seed=0)) == teacher
