@@ -13,6 +13,12 @@ so the released "ICS matrix" is ``neg_entropy[max(i, j)] - cross[i, j]`` with
 
 one C x C matrix for the whole batch. Rows are L2-normalised and the mean squared difference is
 divided by B once more. This module computes exactly that, for any C and device, without a loop.
+
+Because of this pooling, B is the batch *one process* sees. Under DistributedDataParallel each
+process pools its own B / P images (P processes) and the gradients are averaged, so at a fixed
+total batch the loss, and with it the effective weight of this variant, changes with the number
+of processes (roughly as P, from the extra division by B; the matrices themselves change too).
+The ``paper`` variant averages per-image losses and has no such dependence.
 """
 
 from __future__ import annotations

@@ -6,11 +6,13 @@ given network, so the chapter shows a number for each claim instead of asserting
 
 from __future__ import annotations
 
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from aicsd.losses import ICSDLoss, ics_matrix, released_ics_matrix
+from aicsd.losses.icsd import icsd_from_matrices
 from aicsd.losses.precision import at_least_float32
 
 
@@ -71,6 +73,35 @@ def asymmetry(student: Tensor, teacher: Tensor, permutation: Tensor) -> dict[str
     return {"paper_asymmetry": ((paper - paper.transpose(1, 2)).abs().max() / paper.max()).item(), **changes}
 
 
+def permutation_sensitivity(student: Tensor, teacher: Tensor, count: int = 200, seed: int = 0) -> pd.DataFrame:
+    """Item 3 over many renamings: the signed relative change of each loss, (renamed - original) /
+    original, for ``count`` random class permutations (``torch.randperm`` from ``seed``), in float64.
+
+    One row per permutation, columns ``official_relative_change`` and ``paper_relative_change``
+    (the latter 0 up to rounding). One permutation is one draw from a wide distribution: the
+    released loss can move by tens of percent in either direction or hardly at all.
+    """
+    if count <= 0:
+        raise ValueError(f"count must be positive, got {count}")
+    student, teacher = student.double(), teacher.double()
+    classes = teacher.shape[1]
+    generator = torch.Generator().manual_seed(seed)
+    losses = {variant: ICSDLoss(variant=variant) for variant in ICSDLoss.VARIANTS}
+    with torch.no_grad():
+        original = {variant: loss(student, teacher) for variant, loss in losses.items()}
+        rows = []
+        for _ in range(count):
+            permutation = torch.randperm(classes, generator=generator)
+            renamed_s, renamed_t = student[:, permutation], teacher[:, permutation]
+            rows.append(
+                {
+                    f"{variant}_relative_change": ((loss(renamed_s, renamed_t) - original[variant]) / original[variant]).item()
+                    for variant, loss in losses.items()
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 def batch_pooling(student: Tensor, teacher: Tensor) -> dict[str, float]:
     """Item 5: the same images twice in a batch leave the paper's loss unchanged and halve the
     released one (batch-pooled matrices, then divided by B again). Computed in float64."""
@@ -104,18 +135,29 @@ def teacher_mode_disagreement(teacher: nn.Module, images: Tensor) -> dict[str, f
     return {"changed_pixels": changed, "mean_pixel_kl": kl.sum(1).mean().item()}
 
 
-def resolution_effect(model: nn.Module, images: Tensor) -> dict[str, float]:
-    """Item 14: ICS matrices from logits at the decoder's stride-4 resolution vs upsampled to the
-    input size (as the released code): correlation of off-diagonal entries and the ICSD between them."""
+def stride4_and_full_logits(model: nn.Module, images: Tensor) -> tuple[Tensor, Tensor]:
+    """The classifier's output at the decoder's stride 4, before upsampling, and the logits
+    upsampled to the input size (what the released code distils), in eval mode, float32:
+    images (B, 3, H, W) -> (B, C, H/4, W/4), (B, C, H, W). Restores the model's mode."""
+    was_training = model.training
     with torch.no_grad():
         features = model.eval().forward_features(images)
-        full = features["logits"].float()
-        low = F.interpolate(full, size=features["decoder"].shape[-2:], mode="bilinear", align_corners=False)
-    paper_full, paper_low = ics_matrix(full), ics_matrix(low)
-    correlations = [_correlation(_off_diagonal(a), _off_diagonal(b)) for a, b in zip(paper_full, paper_low)]
+        low = features["decoder_logits"] if "decoder_logits" in features else model.classifier(features["decoder"])
+    model.train(was_training)
+    return low.float(), features["logits"].float()
+
+
+def resolution_effect(model: nn.Module, images: Tensor) -> dict[str, float]:
+    """Item 14: ICS matrices from the stride-4 classifier output (before upsampling) vs from the
+    logits upsampled to the input size (as the released code): the correlation of their off-diagonal
+    entries, per image and averaged, and the ICSD between the two (the loss a student would pay for
+    matching the teacher at the other resolution; 0 only if upsampling kept every KL)."""
+    low, full = stride4_and_full_logits(model, images)
+    paper_low, paper_full = ics_matrix(low), ics_matrix(full)
+    correlations = [_correlation(_off_diagonal(a), _off_diagonal(b)) for a, b in zip(paper_low, paper_full)]
     return {
         "correlation": sum(correlations) / len(correlations),
-        "icsd_between": ICSDLoss()(low, F.interpolate(full, size=low.shape[-2:], mode="bilinear", align_corners=False)).item(),
+        "icsd_between": icsd_from_matrices(paper_low, paper_full).item(),
         "pixels_full": full.shape[-1] * full.shape[-2],
         "pixels_low": low.shape[-1] * low.shape[-2],
     }

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from aicsd.study import audit
 from aicsd.losses import ics_matrix
+from aicsd.losses.icsd import icsd_from_matrices
 from aicsd.study.calibration import segmentation_like_logits
 from aicsd.models import build_segmenter
 
@@ -49,8 +51,37 @@ def test_teacher_mode_disagreement_restores_the_network():
 
 
 def test_resolution_effect_compares_stride_4_with_input_size():
+    """The low-resolution logits are the classifier's stride-4 output (upsampling them gives the
+    network's output exactly), and the ICSD between the two resolutions is not zero (the old
+    version compared one interpolation with itself and always reported 0)."""
     torch.manual_seed(0)
-    model = build_segmenter("resnet18", 4, width_multiplier=0.125)
-    found = audit.resolution_effect(model, torch.randn(2, 3, 32, 32))
+    model = build_segmenter("resnet18", 4, width_multiplier=0.125).train()
+    images = torch.randn(2, 3, 32, 32)
+    low, full = audit.stride4_and_full_logits(model, images)
+    assert model.training
+    assert low.shape == (2, 4, 8, 8) and full.shape == (2, 4, 32, 32)
+    upsampled = F.interpolate(low, size=(32, 32), mode="bilinear", align_corners=False)
+    torch.testing.assert_close(upsampled, full, rtol=0, atol=0)
+    torch.testing.assert_close(full, model.eval()(images))
+    found = audit.resolution_effect(model, images)
     assert found["pixels_full"] == 32 * 32 and found["pixels_low"] == 8 * 8
-    assert found["icsd_between"] >= 0
+    expected = icsd_from_matrices(ics_matrix(low), ics_matrix(full)).item()
+    assert found["icsd_between"] == pytest.approx(expected) and found["icsd_between"] > 1e-6
+    assert -1 <= found["correlation"] <= 1
+
+
+def test_permutation_sensitivity_is_a_seeded_distribution(logits):
+    student, teacher = logits
+    changes = audit.permutation_sensitivity(student, teacher, count=20, seed=0)
+    assert sorted(changes.columns) == ["official_relative_change", "paper_relative_change"]
+    assert len(changes) == 20
+    assert changes["paper_relative_change"].abs().max() < 1e-12
+    official = changes["official_relative_change"]
+    assert official.abs().max() > 1e-3 and official.nunique() > 5
+    assert changes.equals(audit.permutation_sensitivity(student, teacher, count=20, seed=0))
+    assert not changes.equals(audit.permutation_sensitivity(student, teacher, count=20, seed=1))
+    first = torch.randperm(6, generator=torch.Generator().manual_seed(0))
+    single = audit.asymmetry(student, teacher, first)["official_relative_change"]
+    assert abs(official.iloc[0]) == pytest.approx(single)
+    with pytest.raises(ValueError, match="count"):
+        audit.permutation_sensitivity(student, teacher, count=0)
