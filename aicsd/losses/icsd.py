@@ -69,8 +69,7 @@ def centred_log_distributions(logits: Tensor, temperature: float = 1.0) -> Tenso
         shifted = flat - flat.detach().amax(dim=-1, keepdim=True)
         if temperature != 1.0:
             shifted = shifted / temperature
-        log_size = math.log(shifted.shape[-1])
-        centred = shifted - (torch.logsumexp(shifted, dim=-1, keepdim=True) - log_size)
+        centred = shifted - shifted.exp().mean(dim=-1, keepdim=True).log()
         with torch.no_grad():
             residual = torch.log1p(torch.expm1(centred).mean(dim=-1, keepdim=True))
         return centred - residual
