@@ -32,9 +32,12 @@ book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --path-output book --warningiserror --keep-going
 	@echo "open book/_build/html/index.html"
 
+# JupyterLab on notebooks/ (installs the lab extra once); prints the URL to open. Each chapter's
+# parameters cell defaults to the cpu profile of `make reproduce`, whose finished runs it reuses.
 lab: $(STAMP)
-	$(PY) -m pip install --quiet --no-input -e '.[dev,lab]'
-	$(VENV)/bin/jupyter lab notebooks/
+	$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install --quiet --no-input -e '.[dev,lab]'
+	@echo "JupyterLab on notebooks/: open the http://127.0.0.1:PORT/lab?token=... URL it prints below (Ctrl-C stops it)"
+	$(VENV)/bin/jupyter lab --no-browser --ServerApp.root_dir=notebooks $$(test "$$(id -u)" = 0 && echo --allow-root)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_losses.py

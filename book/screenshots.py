@@ -14,13 +14,13 @@ import tempfile
 from pathlib import Path
 
 HTML = Path(__file__).resolve().parent / "_build" / "html"
-PAGES = (
-    "book/intro.html",
-    "book/_executed/04_main_results.html",
-    "book/_executed/05_ablations.html",
-    "book/_executed/01_icsd_derivation.html",
-    "book/_executed/06_qualitative.html",
-)
+PAGES = {  # page -> window height (px): down to the page's first figures
+    "book/intro.html": 2400,
+    "book/_executed/04_main_results.html": 2400,
+    "book/_executed/05_ablations.html": 3200,
+    "book/_executed/01_icsd_derivation.html": 4400,
+    "book/_executed/06_qualitative.html": 4400,
+}
 FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -31,6 +31,7 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--hide-scrollbars",
+    "--virtual-time-budget=20000",  # let MathJax typeset before the picture is taken
 )
 
 
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--chromium", default="chromium", help="Chromium executable")
     parser.add_argument("--html", type=Path, default=HTML, help="built book (jupyter-book build output)")
-    parser.add_argument("--height", type=int, default=2400)
+    parser.add_argument("--height", type=int, default=None, help="window height for every page (default: per page)")
     args = parser.parse_args(argv)
     if shutil.which(args.chromium) is None:
         print(f"{args.chromium} not found: install Debian's chromium (apt-get install chromium)", file=sys.stderr)
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     output.mkdir(parents=True, exist_ok=True)
     for page in PAGES:
         target = output / (Path(page).stem + ".png")
-        screenshot(args.chromium, args.html / page, target, args.height)
+        screenshot(args.chromium, args.html / page, target, args.height or PAGES[page])
         print(f"wrote {target}")
     return 0
 

@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from aicsd.data.visualize import colorize_mask
-from aicsd.losses import alw_weights
+from aicsd.losses import alw_alpha
 
 ArrayLike = np.ndarray | torch.Tensor
 
@@ -31,11 +31,13 @@ def ics_matrices(
     *,
     shared_scale: bool = False,
     cmap: str = "viridis",
+    columns: int = 1,
 ) -> Figure:
-    """One heat map per (C, C) matrix, side by side, titled by the mapping's keys.
+    """One heat map per (C, C) matrix, titled by the mapping's keys, ``columns`` per row.
 
-    ``shared_scale`` uses one colour range for all (for matrices of the same kind, e.g. student vs
-    teacher); otherwise each has its own (e.g. the paper's vs the released matrix).
+    Each map is drawn large enough to read every class name at the book's page width (one per row by
+    default). ``shared_scale`` uses one colour range for all (for matrices of the same kind, e.g.
+    student vs teacher); otherwise each has its own (e.g. the paper's vs the released matrix).
     """
     arrays = {title: _numpy(m) for title, m in matrices.items()}
     for title, m in arrays.items():
@@ -43,46 +45,62 @@ def ics_matrices(
             raise ValueError(f"matrix {title!r} has shape {m.shape}, expected ({len(class_names)},)*2")
     vmin = min(m.min() for m in arrays.values()) if shared_scale else None
     vmax = max(m.max() for m in arrays.values()) if shared_scale else None
-    size = 2.2 + 0.22 * len(class_names)
-    fig, axes = plt.subplots(1, len(arrays), figsize=(size * len(arrays), size), squeeze=False)
-    for ax, (title, m) in zip(axes[0], arrays.items()):
+    columns = max(1, min(columns, len(arrays)))
+    rows = -(-len(arrays) // columns)
+    side = 2.0 + 0.25 * len(class_names)
+    fig, axes = plt.subplots(rows, columns, figsize=((side + 1.0) * columns, side * rows), squeeze=False)
+    for ax in axes.flat[len(arrays):]:
+        ax.axis("off")
+    for ax, (title, m) in zip(axes.flat, arrays.items()):
         sns.heatmap(m, ax=ax, cmap=cmap, vmin=vmin, vmax=vmax, square=True,
-                    xticklabels=class_names, yticklabels=class_names, cbar_kws={"shrink": 0.7})
-        ax.set_title(title)
-        ax.set_xlabel("class j")
-        ax.set_ylabel("class i")
-        ax.tick_params(labelsize=7)
+                    xticklabels=class_names, yticklabels=class_names, cbar_kws={"shrink": 0.75})
+        ax.set_title(title, fontsize=12)
+        ax.set_xlabel("class j", fontsize=11)
+        ax.set_ylabel("class i", fontsize=11)
+        ax.tick_params(labelsize=10)
     fig.tight_layout()
     return fig
 
 
-def intra_class_maps(distributions: ArrayLike, class_names: Sequence[str], *, columns: int = 7) -> Figure:
-    """Small heat maps of the intra-class distributions p_c of one image: (C, H, W) -> Figure."""
+def intra_class_maps(distributions: ArrayLike, class_names: Sequence[str], *, columns: int = 5) -> Figure:
+    """Small heat maps of the intra-class distributions p_c of one image: (C, H, W) -> Figure, each
+    panel wide enough for its class name."""
     p = _numpy(distributions)
     if p.ndim != 3 or p.shape[0] != len(class_names):
         raise ValueError(f"expected (C={len(class_names)}, H, W) distributions, got {p.shape}")
     rows = -(-p.shape[0] // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.7 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.55 * rows), squeeze=False)
     for index, ax in enumerate(axes.flat):
         ax.axis("off")
         if index < p.shape[0]:
             ax.imshow(p[index], cmap="magma")
-            ax.set_title(class_names[index], fontsize=7)
+            ax.set_title(class_names[index], fontsize=9)
     fig.tight_layout()
     return fig
 
 
-def alw_schedule(total_epochs: int) -> Figure:
-    """The ALW multipliers of CE, ICSD and KD over ``total_epochs`` epochs."""
-    epochs = np.arange(total_epochs)
-    weights = [alw_weights(int(e), total_epochs) for e in epochs]
-    fig, ax = plt.subplots(figsize=(5, 3))
-    ax.step(epochs, [w["ce"] for w in weights], where="post", label="CE and ICSD (alpha)")
-    ax.step(epochs, [w["kd"] for w in weights], where="post", label="KD (1 - alpha)")
+def alw_schedule(total_epochs: int, *, steps_per_epoch: int = 1, form: str = "epoch") -> Figure:
+    """The ALW multipliers of CE and ICSD (alpha) and of KD (1 - alpha) over a run of ``total_epochs``
+    epochs of ``steps_per_epoch`` optimiser steps, for the ALW ``form`` (:func:`aicsd.losses.alw_alpha`).
+
+    Each step's value holds until the next step and the last one until the end of training, so the
+    curves end flat at ``total_epochs``.
+    """
+    total_steps = total_epochs * steps_per_epoch
+    steps = np.arange(total_steps)
+    alpha = np.array(
+        [alw_alpha(form, epoch=int(s) // steps_per_epoch, total_epochs=total_epochs, step=int(s), total_steps=total_steps) for s in steps]
+    )
+    progress = np.append(steps, total_steps) / steps_per_epoch
+    alpha = np.append(alpha, alpha[-1])
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.step(progress, alpha, where="post", label="CE and ICSD (alpha)")
+    ax.step(progress, 1 - alpha, where="post", label="KD (1 - alpha)")
     ax.set_xlabel("epoch")
     ax.set_ylabel("multiplier")
+    ax.set_xlim(0, total_epochs)
     ax.set_ylim(-0.05, 1.05)
-    ax.legend(frameon=False)
+    ax.legend(frameon=False, loc="center right")
     ax.set_title(f"Adaptive loss weighting over {total_epochs} epochs")
     fig.tight_layout()
     return fig

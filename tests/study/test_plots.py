@@ -31,11 +31,37 @@ def test_intra_class_maps_one_panel_per_class():
         plots.intra_class_maps(torch.rand(4, 6), ["a"])
 
 
-def test_alw_schedule_plots_alpha_and_one_minus_alpha():
+def test_ics_matrices_leave_room_for_every_class_name():
+    names = [f"class {k}" for k in range(21)]
+    fig = plots.ics_matrices({"a": np.zeros((21, 21)), "b": np.ones((21, 21)), "c": np.eye(21)}, names)
+    heatmap_axes = [ax for ax in fig.axes if ax.get_title()]
+    assert len(heatmap_axes) == 3
+    for ax in heatmap_axes:
+        labels = ax.get_yticklabels()
+        assert [label.get_text() for label in labels] == names
+        assert min(label.get_fontsize() for label in labels) >= 9
+        height_inches = ax.get_position().height * fig.get_size_inches()[1]
+        assert height_inches / len(names) >= 0.2  # a row per name, at least as tall as the text
+
+
+def test_alw_schedule_plots_alpha_and_one_minus_alpha_and_ends_flat():
     fig = plots.alw_schedule(4)
     ce, kd = fig.axes[0].lines[:2]
-    np.testing.assert_allclose(ce.get_ydata(), [0, 0.25, 0.5, 0.75])
-    np.testing.assert_allclose(kd.get_ydata(), [1, 0.75, 0.5, 0.25])
+    np.testing.assert_allclose(ce.get_xdata(), [0, 1, 2, 3, 4])
+    np.testing.assert_allclose(ce.get_ydata(), [0, 0.25, 0.5, 0.75, 0.75])
+    np.testing.assert_allclose(kd.get_ydata(), [1, 0.75, 0.5, 0.25, 0.25])
+    # drawn as steps: the last epoch is a horizontal segment up to the end of training, no jump there
+    path = ce.get_path().vertices
+    last_epoch = path[path[:, 0] > 3]
+    assert last_epoch[:, 0].max() == 4 and (last_epoch[:, 1] == 0.75).all()
+    assert fig.axes[0].get_xlim() == (0.0, 4.0)
+
+
+def test_alw_schedule_per_step_reaches_one_at_the_last_step():
+    fig = plots.alw_schedule(2, steps_per_epoch=3, form="step")
+    ce = fig.axes[0].lines[0]
+    np.testing.assert_allclose(ce.get_xdata(), np.arange(7) / 3)
+    np.testing.assert_allclose(ce.get_ydata(), [0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.0])
 
 
 def test_qualitative_grid_has_one_panel_per_image_and_column():
