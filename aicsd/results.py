@@ -51,6 +51,8 @@ def run_row(run: runstore.Run) -> dict[str, Any]:
     row.update({f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name != "distillation"})
     row["method"] = cfg.method
     row["distillation"] = cfg.distillation.describe()
+    row["alw"] = cfg.distillation.alw
+    row.update({f"{term.name}_weight": term.weight for term in cfg.distillation.terms})
     test = result.get("test")
     reported = reported_metrics(result)
     row["split"] = test["split"] if test is not None else cfg.val_split

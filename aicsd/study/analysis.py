@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import torch
 from torch import Tensor, nn
 from torchvision.transforms.v2.functional import center_crop
@@ -67,6 +68,16 @@ def icsd_to_teacher(student: nn.Module, teacher: nn.Module, images: list[Tensor]
         for image in images
     ]
     return sum(values) / len(values)
+
+
+def with_ics_distance(runs: pd.DataFrame, teacher: RunConfig, split: str, count: int = 16) -> pd.DataFrame:
+    """``runs`` (a collected frame) with an ``ics_distance`` column: :func:`icsd_to_teacher` of each
+    run's network on the first ``count`` images of ``split`` (lower = class relations nearer the
+    teacher's). Each run's network is loaded once."""
+    teacher_model = load_network(teacher)
+    images, _ = eval_images(teacher, split, list(range(count)))
+    distances = {run_dir_: icsd_to_teacher(load_network(run_dir_), teacher_model, images) for run_dir_ in runs["run_dir"].unique()}
+    return runs.assign(ics_distance=runs["run_dir"].map(distances))
 
 
 def fixed_size_batch(run: RunConfig | str | Path, split: str, count: int, size: int) -> Tensor:

@@ -19,14 +19,18 @@ import pandas as pd
 import torch
 
 from aicsd.data import ensure_synthetic
-from aicsd.engine import RunConfig, distill, load_profile, read_result, run_dir, run_id, seeds_of, teacher_config, train_teacher
-from aicsd.losses import resolve
+from aicsd.engine import PROFILES, RunConfig, distill, load_profile, read_result, run_dir, run_id, seeds_of, teacher_config, train_teacher
+from aicsd.losses import METHODS, resolve
 from aicsd.results import reported_metrics, run_row
 
 STUDENTS = ("resnet18", "mobilenet_v2")
-MAIN_METHODS = ("none", "kd", "ad", "sp", "ickd", "aicsd")
+PAPER_METHODS = ("none", "kd", "ad", "sp", "ickd", "aicsd")
+BEYOND_PAPER = ("cwd", "dist")
+MAIN_METHODS = (*PAPER_METHODS, *BEYOND_PAPER)
+SWEEP_METHODS = ("kd", "ad", "sp", "ickd", "cwd", "dist", "icsd", "aicsd")
 ABLATION_STUDENT = "resnet18"
 TEMPERATURES = (1.0, 2.0, 4.0)
+ALW_FORMS_COMPARED = ("epoch", "step")
 ICSD_WEIGHT_FACTORS = (0.25, 1.0, 4.0)
 
 
@@ -74,15 +78,82 @@ def main_table(
     data_root: str | None = None,
     device: str = "auto",
     seeds: Sequence[int] | None = None,
+    weights: dict[str, dict[str, float]] | None = None,
 ) -> list[LabelledRun]:
-    """Both students x (none, KD, AD, SP, ICKD, AICSD) x seeds: the paper's main table."""
+    """Both students x (none, KD, AD, SP, ICKD, AICSD, and beyond the paper CWD, DIST) x seeds.
+
+    ``weights`` maps a method to its weight settings (``{"kd": {"kd_weight": 1.4}}``, from
+    :func:`chosen_weights`); methods not in it keep their defaults.
+    """
     place = {"dataset": dataset, "data_root": data_root, "device": device}
+    weights = weights or {}
     return [
-        LabelledRun("main", method, student_run(profile, backbone=student, method=method, seed=seed, **place))
+        LabelledRun("main", method, student_run(profile, backbone=student, method=method, seed=seed, **place, **weights.get(method, {})))
         for student in STUDENTS
         for method in MAIN_METHODS
         for seed in (seeds_of(profile) if seeds is None else seeds)
     ]
+
+
+def tuned_weights(
+    profile: str,
+    *,
+    dataset: str = "synthetic",
+    data_root: str | None = None,
+    device: str = "auto",
+    train: bool = True,
+) -> dict[str, dict[str, float]]:
+    """The weights the book's tables use: :func:`chosen_weights` of the profile's
+    :func:`weight_sweep` (trained first when ``train``; else it must have finished), or no
+    settings (the defaults) for a profile without a sweep."""
+    sweep = weight_sweep(profile, dataset=dataset, data_root=data_root, device=device)
+    if not sweep:
+        return {}
+    if train:
+        run_all(sweep)
+    return chosen_weights(collect(sweep))
+
+
+def swept_term(method: str) -> str:
+    """The term whose weight the sweep varies: a method's first term (ICSD for AICSD)."""
+    return METHODS[method].terms[0]
+
+
+def weight_sweep(
+    profile: str,
+    *,
+    dataset: str = "synthetic",
+    data_root: str | None = None,
+    device: str = "auto",
+) -> list[LabelledRun]:
+    """Each method's default weight times the profile's ``sweep_factors``, on ResNet-18 with the
+    profile's first ``sweep_seeds`` seeds (group ``sweep``, label ``"<method> x<factor>"``).
+
+    Every method gets the same budget; :func:`chosen_weights` picks on the ``val`` split. Empty
+    for a profile without sweep factors (the ``paper`` profile keeps the paper's weights).
+    """
+    settings = PROFILES[profile]
+    place = {"dataset": dataset, "data_root": data_root, "device": device}
+    runs = []
+    for method in SWEEP_METHODS:
+        term = swept_term(method)
+        default = resolve(method).term(term).weight
+        for factor in settings.sweep_factors:
+            for seed in settings.seeds[: settings.sweep_seeds]:
+                config = student_run(profile, backbone=ABLATION_STUDENT, method=method, seed=seed, **place, **{f"{term}_weight": default * factor})
+                runs.append(LabelledRun("sweep", f"{method} x{factor:g}", config))
+    return runs
+
+
+def chosen_weights(sweep: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Per method, the swept weight with the best mean ``val_miou`` (ties: the smaller weight), as
+    settings for :func:`main_table`. ``sweep`` is :func:`collect` of :func:`weight_sweep`."""
+    chosen = {}
+    for method, runs in sweep.groupby("method", sort=False):
+        key = f"{swept_term(method)}_weight"
+        means = runs.groupby(key)["val_miou"].mean()
+        chosen[method] = {key: float(means[means == means.max()].index.min())}
+    return chosen
 
 
 def ablations(
@@ -92,18 +163,23 @@ def ablations(
     data_root: str | None = None,
     device: str = "auto",
     seeds: Sequence[int] | None = None,
+    weights: dict[str, dict[str, float]] | None = None,
 ) -> list[LabelledRun]:
-    """The ResNet-18 student's ablations, each over the seeds.
+    """The ResNet-18 student's ablations, each over the seeds, with the weights of ``weights``
+    (:func:`chosen_weights`; ICSD + KD uses AICSD's):
 
     - ``components``: ICSD alone, KD alone, ICSD + KD with fixed weights, ICSD + KD under ALW (AICSD);
+    - ``alw``: AICSD with ALW per epoch (the released form) and per optimiser step;
     - ``variant``: AICSD with the paper's ICSD vs the released code's arithmetic (its own default weight);
     - ``temperature``: AICSD at T in :data:`TEMPERATURES` (shared by ICSD and KD);
     - ``icsd_weight``: AICSD with the ICSD weight times :data:`ICSD_WEIGHT_FACTORS`.
 
-    Rows at the defaults (T = 1, factor 1) are the same runs as the main table's AICSD.
+    Rows at the chosen settings are the same runs as the main table's AICSD.
     """
     place = {"dataset": dataset, "data_root": data_root, "device": device}
     seeds = seeds_of(profile) if seeds is None else tuple(seeds)
+    weights = weights or {}
+    aicsd = weights.get("aicsd", {})
 
     def run(group: str, label: str, **fields: Any) -> list[LabelledRun]:
         return [
@@ -111,21 +187,23 @@ def ablations(
             for seed in seeds
         ]
 
-    paper_weight = resolve("aicsd").term("icsd").weight
+    icsd_weight = aicsd.get("icsd_weight", resolve("aicsd").term("icsd").weight)
     runs = [
-        *run("components", "ICSD", method="icsd"),
-        *run("components", "KD", method="kd"),
-        *run("components", "ICSD + KD", method="icsd+kd"),
-        *run("components", "ICSD + KD + ALW (AICSD)", method="aicsd"),
-        *run("variant", "paper ICSD", method="aicsd"),
+        *run("components", "ICSD", method="icsd", **weights.get("icsd", {})),
+        *run("components", "KD", method="kd", **weights.get("kd", {})),
+        *run("components", "ICSD + KD", method="icsd+kd", **aicsd),
+        *run("components", "ICSD + KD + ALW (AICSD)", method="aicsd", **aicsd),
+    ]
+    for form in ALW_FORMS_COMPARED:
+        runs += run("alw", f"ALW per {form}", method="aicsd", alw=form, **aicsd)
+    runs += [
+        *run("variant", "paper ICSD", method="aicsd", **aicsd),
         *run("variant", "released ICSD", method="aicsd", icsd_variant="official"),
     ]
     for temperature in TEMPERATURES:
-        fields = {} if temperature == 1.0 else {"temperature": temperature}
-        runs += run("temperature", f"T = {temperature:g}", method="aicsd", **fields)
+        runs += run("temperature", f"T = {temperature:g}", method="aicsd", temperature=temperature, **aicsd)
     for factor in ICSD_WEIGHT_FACTORS:
-        fields = {} if factor == 1.0 else {"icsd_weight": paper_weight * factor}
-        runs += run("icsd_weight", f"{factor:g} x {paper_weight:.3g}", method="aicsd", **fields)
+        runs += run("icsd_weight", f"{factor:g} x {icsd_weight:.3g}", method="aicsd", icsd_weight=icsd_weight * factor)
     return runs
 
 

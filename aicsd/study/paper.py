@@ -11,7 +11,16 @@ from __future__ import annotations
 import pandas as pd
 
 STUDENTS = {"resnet18": "S1: ResNet-18", "mobilenet_v2": "S2: MobileNetV2"}
-METHOD_LABELS = {"none": "Student", "kd": "+ KD", "ad": "+ AD", "sp": "+ SP", "ickd": "+ ICKD", "aicsd": "+ AICSD"}
+METHOD_LABELS = {
+    "none": "Student",
+    "kd": "+ KD",
+    "ad": "+ AD",
+    "sp": "+ SP",
+    "ickd": "+ ICKD",
+    "aicsd": "+ AICSD",
+    "cwd": "+ CWD (beyond the paper)",
+    "dist": "+ DIST (beyond the paper)",
+}
 
 _VOC = {
     ("resnet101", "teacher"): (77.85, None),

@@ -13,7 +13,7 @@ import pandas as pd
 from aicsd.engine import load_profile, read_result, run_dir, seeds_of
 from aicsd.results import mean_std_text, reported_metrics, summarise
 from aicsd.study import experiments, paper
-from aicsd.study.experiments import MAIN_METHODS, STUDENTS
+from aicsd.study.experiments import MAIN_METHODS, PAPER_METHODS, STUDENTS
 from aicsd.paths import BENCHMARK_RESULTS
 
 METRICS = {"miou": "mIoU", "pixel_accuracy": "pixel acc.", "mean_class_accuracy": "class acc."}
@@ -59,7 +59,8 @@ def main_results(df: pd.DataFrame, teacher: dict[str, float], teacher_backbone: 
                 continue
             mean, std, _ = _mean_std(runs["miou"])
             acc_mean, acc_std, _ = _mean_std(runs["pixel_accuracy"])
-            paper_mean, paper_std = voc.loc[(student, method), ["miou", "miou_std"]]
+            in_paper = (student, method) in voc.index
+            paper_mean, paper_std = voc.loc[(student, method), ["miou", "miou_std"]] if in_paper else (float("nan"), float("nan"))
             rows.append(
                 {
                     "student": paper.STUDENTS[student],
@@ -67,8 +68,8 @@ def main_results(df: pd.DataFrame, teacher: dict[str, float], teacher_backbone: 
                     "ours mIoU": mean_std_text(mean, std),
                     "ours pixel acc.": mean_std_text(acc_mean, acc_std),
                     "ours gain": "" if method == "none" else f"{mean - baseline:+.2f}",
-                    "paper mIoU (VOC)": mean_std_text(paper_mean, paper_std),
-                    "paper gain": "" if method == "none" else f"{paper_mean - paper_baseline:+.2f}",
+                    "paper mIoU (VOC)": mean_std_text(paper_mean, paper_std) if in_paper else "not in the paper",
+                    "paper gain": "" if method == "none" or not in_paper else f"{paper_mean - paper_baseline:+.2f}",
                 }
             )
     return pd.DataFrame(rows)
@@ -90,7 +91,8 @@ def main_numbers(df: pd.DataFrame, teacher: dict[str, float]) -> dict[str, float
         means = table[table["backbone"] == student].set_index("method")["mean"]
         numbers[f"main_{student}_aicsd_gain"] = float(means["aicsd"] - means["none"])
         numbers[f"main_{student}_teacher_gap"] = numbers["main_teacher_miou"] - float(means["none"])
-        numbers[f"main_{student}_aicsd_vs_best_baseline"] = float(means["aicsd"] - means.drop(["none", "aicsd"]).max())
+        paper_baselines = means.reindex([m for m in PAPER_METHODS if m not in ("none", "aicsd")]).dropna()
+        numbers[f"main_{student}_aicsd_vs_best_baseline"] = float(means["aicsd"] - paper_baselines.max())
         numbers[f"paper_{student}_aicsd_gain"] = float(voc[(student, "aicsd")] - voc[(student, "none")])
         numbers[f"paper_{student}_teacher_gap"] = float(voc[("resnet101", "teacher")] - voc[(student, "none")])
     return numbers
@@ -172,12 +174,33 @@ def benchmark_table(record: dict) -> pd.DataFrame:
 
 
 def markdown_main_table(profile: str = "cpu", dataset: str = "synthetic") -> str:
-    """The main table of finished runs of ``profile`` as Markdown (for the README): raises
-    FileNotFoundError naming the first missing run."""
+    """The main table of finished runs of ``profile`` as Markdown (for the README), with the weights
+    chosen on val: raises FileNotFoundError naming the first missing run."""
     teacher = experiments.teacher_run(profile, dataset=dataset)
-    results = experiments.collect(experiments.main_table(profile, dataset=dataset))
+    weights = experiments.tuned_weights(profile, dataset=dataset, train=False)
+    results = experiments.collect(experiments.main_table(profile, dataset=dataset, weights=weights))
     teacher_metrics = reported_metrics(read_result(run_dir(teacher)))
     return main_results(results, teacher_metrics, teacher.backbone).to_markdown(index=False, disable_numparse=True)
+
+
+def claims_view(claims: pd.DataFrame, scale: float = 100.0) -> pd.DataFrame:
+    """The claims ledger for reading: gain and its interval in points (x ``scale``), n seeds, verdict."""
+    return pd.DataFrame(
+        {
+            "claim": claims["claim"],
+            "paired gain": [f"{scale * g:+.2f}" for g in claims["gain"]],
+            "95 % interval": [f"[{scale * lo:+.2f}, {scale * hi:+.2f}]" for lo, hi in zip(claims["ci_low"], claims["ci_high"], strict=True)],
+            "seeds": claims["n"],
+            "verdict": claims["verdict"],
+        }
+    )
+
+
+def collapsed_runs(df: pd.DataFrame, by: tuple[str, ...] = ("group", "label", "backbone"), metric: str = "miou") -> pd.DataFrame:
+    """Runs below half of their cell's median ``metric``: a seed that collapsed (e.g. to background
+    only). Returns those rows (empty when none); the book lists them under each table."""
+    median = df.groupby(list(by), sort=False)[metric].transform("median")
+    return df[df[metric] < 0.5 * median]
 
 
 LOSS_BENCHMARK_COLUMNS = ["device", "threads", "date", "shape", "implementation", "ms", "peak_mib", "speedup_vs_loop", "memory_vs_loop"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pandas as pd
 import pytest
 import torch
 
@@ -49,3 +50,9 @@ def test_missing_checkpoint_and_index_are_named(teacher, tmp_path):
         analysis.load_model(tmp_path)
     with pytest.raises(IndexError, match="has 4 images"):
         analysis.eval_images(teacher, "test", [10])
+
+
+def test_ics_distance_column_is_zero_for_the_teacher_itself(teacher):
+    frame = pd.DataFrame({"run_dir": [str(run_dir(teacher))], "seed": [0]})
+    with_distance = analysis.with_ics_distance(frame, teacher, "test", count=2)
+    assert with_distance["ics_distance"].iloc[0] == pytest.approx(0.0, abs=1e-6)

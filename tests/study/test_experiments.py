@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from aicsd.study import experiments
@@ -12,19 +13,41 @@ from aicsd.engine import load_profile
 def test_cpu_grids_have_every_cell_and_share_identical_runs():
     main = experiments.main_table("cpu")
     ablations = experiments.ablations("cpu")
-    assert len(main) == 2 * 6 * 3
+    assert len(main) == 2 * 8 * 3
     assert {(r.config.backbone, r.config.method) for r in main} == {
         (s, m) for s in experiments.STUDENTS for m in experiments.MAIN_METHODS
     }
-    assert {r.group for r in ablations} == {"components", "variant", "temperature", "icsd_weight"}
+    assert {r.group for r in ablations} == {"components", "alw", "variant", "temperature", "icsd_weight"}
     assert all(r.config.backbone == experiments.ABLATION_STUDENT for r in ablations)
     unique = {r.config for r in main + ablations}
-    assert len(unique) == 36 + 21  # the default-setting ablation rows are the main table's AICSD runs
+    # the default-setting ablation rows (KD, AICSD, ALW per epoch, paper ICSD, T = 1, 1 x) are main-table runs
+    assert len(unique) == 48 + 24
     released = [r.config for r in ablations if r.label == "released ICSD"]
     assert {c.distillation.term("icsd").variant for c in released} == {"official"}
     assert experiments.seeds_of("smoke") == (0,)
     with pytest.raises(ValueError, match="valid: smoke, cpu, paper"):
         experiments.seeds_of("gpu")
+
+
+def test_weight_sweep_gives_every_method_the_same_budget_and_the_choice_is_made_on_val():
+    sweep = experiments.weight_sweep("cpu")
+    per_method = {}
+    for run in sweep:
+        per_method.setdefault(run.config.method, set()).add(run.config)
+    assert set(per_method) == set(experiments.SWEEP_METHODS)
+    assert {len(configs) for configs in per_method.values()} == {3 * 2}
+    assert experiments.weight_sweep("paper") == []
+    frame = pd.DataFrame(
+        [
+            {"method": "kd", "kd_weight": 1.0, "val_miou": 0.40, "miou": 0.9},
+            {"method": "kd", "kd_weight": 4.0, "val_miou": 0.45, "miou": 0.1},
+            {"method": "aicsd", "icsd_weight": 2.0, "val_miou": 0.30, "miou": 0.5},
+            {"method": "aicsd", "icsd_weight": 8.0, "val_miou": 0.30, "miou": 0.5},
+        ]
+    )
+    assert experiments.chosen_weights(frame) == {"kd": {"kd_weight": 4.0}, "aicsd": {"icsd_weight": 2.0}}
+    chosen = experiments.main_table("cpu", weights={"kd": {"kd_weight": 4.0}})
+    assert {r.config.distillation.term("kd").weight for r in chosen if r.config.method == "kd"} == {4.0}
 
 
 def test_report_split_and_reported_metrics():

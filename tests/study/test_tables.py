@@ -77,3 +77,25 @@ def test_main_numbers_are_the_glued_gains_and_gaps():
 def test_glue_keys_are_sanitised():
     table = tables.summary(_runs().assign(label="T = 1"), ["group", "label"])
     assert tables.glue_keys(table, ["group", "label"], "ablation") == {"ablation_main_t___1": pytest.approx((51 + 41) / 2 + 1 / 3)}
+
+
+def test_collapsed_runs_are_those_below_half_their_cells_median():
+    frame = pd.DataFrame(
+        {
+            "group": ["main"] * 4,
+            "label": ["sp"] * 3 + ["kd"],
+            "backbone": ["r18"] * 4,
+            "seed": [0, 1, 2, 0],
+            "miou": [0.40, 0.38, 0.10, 0.05],
+        }
+    )
+    flagged = tables.collapsed_runs(frame)
+    assert list(flagged["seed"]) == [2] and list(flagged["label"]) == ["sp"]
+
+
+def test_claims_view_formats_points_and_intervals():
+    claims = pd.DataFrame(
+        {"claim": ["a"], "gain": [0.0123], "ci_low": [0.001], "ci_high": [0.02], "n": [5], "verdict": ["supported"]}
+    )
+    view = tables.claims_view(claims)
+    assert view.iloc[0].to_dict() == {"claim": "a", "paired gain": "+1.23", "95 % interval": "[+0.10, +2.00]", "seeds": 5, "verdict": "supported"}
