@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from aicsd.study import audit
-from aicsd.losses import ics_matrix
+from aicsd.losses import ICSDLoss, ics_matrix
 from aicsd.losses.icsd import icsd_from_matrices
 from aicsd.study.calibration import segmentation_like_logits
 from aicsd.models import build_segmenter
@@ -80,8 +80,15 @@ def test_permutation_sensitivity_is_a_seeded_distribution(logits):
     assert official.abs().max() > 1e-3 and official.nunique() > 5
     assert changes.equals(audit.permutation_sensitivity(student, teacher, count=20, seed=0))
     assert not changes.equals(audit.permutation_sensitivity(student, teacher, count=20, seed=1))
-    first = torch.randperm(6, generator=torch.Generator().manual_seed(0))
-    single = audit.asymmetry(student, teacher, first)["official_relative_change"]
-    assert abs(official.iloc[0]) == pytest.approx(single)
+    generator = torch.Generator().manual_seed(0)
+    s, t = student.double(), teacher.double()
+    for row in range(3):  # each row is what the released loss gives on the renamed logits
+        order = torch.randperm(6, generator=generator)
+        for variant in ICSDLoss.VARIANTS:
+            loss = ICSDLoss(variant=variant)
+            direct = ((loss(s[:, order], t[:, order]) - loss(s, t)) / loss(s, t)).item()
+            assert changes[f"{variant}_relative_change"].iloc[row] == pytest.approx(direct, rel=1e-9, abs=1e-12)
+    single = audit.asymmetry(student, teacher, order)["official_relative_change"]
+    assert abs(official.iloc[2]) == pytest.approx(single)
     with pytest.raises(ValueError, match="count"):
         audit.permutation_sensitivity(student, teacher, count=0)
