@@ -14,8 +14,9 @@ batched matrix product (B, C, N) @ (B, N, C), so the whole C x C matrix costs on
 of C^2 reductions over N pixels. It uses the *centred* log-probabilities l_c = log p_c + log N
 rather than log p_c: for a flat or nearly flat map l_c is (close to) 0 and so are both sums, where
 with log p_c each sum is about -log N (8.4 at 65 x 65) and their difference, of the size of the
-logits' variance, drowned in float32 rounding of log N (absolute error ~1e-6; the released-code
-chapter, notebooks/07_released_code.ipynb, shows the effect). l_c is computed without forming
+logits' variance, drowned in float32 rounding of log N (absolute error ~1e-6 at 65 x 65; a map
+of constant logits gave entries of +-9e-5, logits of std 1e-4 a matrix off by hundreds of times its
+largest entry; tests/test_losses_icsd.py pins both against float64). l_c is computed without forming
 log N: the map is shifted by its maximum (exact for nearly flat maps), centred by the log of the
 mean of its ``exp``, then centred once more by ``log1p(mean(expm1(.)))``, which is exact to
 float32 rounding of the (now small) values themselves and removes the rounding of the first step.
@@ -70,7 +71,7 @@ def centred_log_distributions(logits: Tensor, temperature: float = 1.0) -> Tenso
         if temperature != 1.0:
             shifted = shifted / temperature
         centred = shifted - shifted.exp().mean(dim=-1, keepdim=True).log()
-        with torch.no_grad():
+        with torch.no_grad():  # the residual is 0 in exact arithmetic, so it carries no gradient
             residual = torch.log1p(torch.expm1(centred).mean(dim=-1, keepdim=True))
         return centred - residual
 
