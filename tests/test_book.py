@@ -106,25 +106,28 @@ def _run_folders() -> set[str]:
 
 
 @pytest.mark.slow
-def test_a_chapter_executed_again_reuses_its_runs_and_a_changed_parameter_trains_only_the_new_ones(built_book, tmp_path):
+def test_a_chapter_executed_again_reuses_its_runs_and_a_changed_parameter_trains_only_the_new_ones(tmp_path, monkeypatch):
     chapter = NOTEBOOKS / "05_ablations.ipynb"
+    smoke = {"profile": "smoke"}
+    # as `make reproduce PROFILE=smoke` does (trains what is missing), then once more
+    papermill.execute_notebook(str(chapter), str(tmp_path / "first.ipynb"), parameters=smoke, cwd=str(NOTEBOOKS), progress_bar=False)
     before = _run_folders()
-    papermill.execute_notebook(str(chapter), str(tmp_path / "same.ipynb"), parameters={"profile": "smoke"}, cwd=str(NOTEBOOKS), progress_bar=False)
+    papermill.execute_notebook(str(chapter), str(tmp_path / "again.ipynb"), parameters=smoke, cwd=str(NOTEBOOKS), progress_bar=False)
     assert _run_folders() == before
 
-    new_config = experiments.student_run("smoke", backbone=experiments.ABLATION_STUDENT, method="aicsd", seed=0, temperature=8.0)
-    new_run = engine.run_id(new_config)
-    assert new_run not in before, "the smoke run store already has the T = 8 run"
+    temperatures = [*experiments.TEMPERATURES, 8.0]
+    old_ids = {engine.run_id(run.config) for run in experiments.ablations("smoke")}
+    monkeypatch.setattr(experiments, "TEMPERATURES", tuple(temperatures))
+    new_ids = {engine.run_id(run.config) for run in experiments.ablations("smoke")} - old_ids
+    assert len(new_ids) == len(experiments.seeds_of("smoke")) and not new_ids & before
+    root = Path(engine.load_profile("smoke").output_dir)
     try:
         papermill.execute_notebook(
-            str(chapter),
-            str(tmp_path / "changed.ipynb"),
-            parameters={"profile": "smoke", "temperatures": [1.0, 2.0, 4.0, 8.0]},
-            cwd=str(NOTEBOOKS),
-            progress_bar=False,
+            str(chapter), str(tmp_path / "changed.ipynb"), parameters={**smoke, "temperatures": temperatures}, cwd=str(NOTEBOOKS), progress_bar=False
         )
-        assert _run_folders() - before == {new_run}
+        assert _run_folders() - before == new_ids
         executed = (tmp_path / "changed.ipynb").read_text()
         assert "T = 8" in executed and "T = 4" in executed
     finally:
-        shutil.rmtree(Path(new_config.output_dir) / new_run, ignore_errors=True)
+        for run in new_ids:
+            shutil.rmtree(root / run, ignore_errors=True)
