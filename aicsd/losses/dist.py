@@ -32,7 +32,7 @@ class DISTLoss(nn.Module):
     As in the authors' segmentation code (hunto/DIST_KD, ``segmentation/losses/dist_kd.py``) every
     pixel is an instance and the intra-class correlation runs over all pixels of the batch (so it
     pools the batch, per process under DDP). Defaults beta = gamma = 1 and tau = 1 are that code's
-    (it has no temperature; tau^2 follows the paper and mmrazor's ``DISTLoss``); the weight is
+    (it has no temperature; the tau^2 factor is that of mmrazor's ``DISTLoss``); the weight is
     :data:`aicsd.losses.weights.DIST_WEIGHT`. A student map of another size is resized bilinearly to
     the teacher's. The teacher is detached (no gradient reaches it). float32 inside, also under
     autocast.
