@@ -69,7 +69,7 @@ class MethodConfig:
         return cls(method=fields["method"], terms=terms, ce_weight=fields["ce_weight"], alw=fields["alw"])
 
     def describe(self) -> str:
-        """One line: ``"aicsd: ce 1 + icsd 42.2 (T 1, paper) + kd 2.86 (T 1); ALW per step"``."""
+        """One line, e.g. ``"aicsd: ce 1 + icsd 53.4 (T 1, paper) + kd 2.86 (T 1); ALW per step"``."""
         parts = [f"ce {self.ce_weight:.3g}"]
         for term in self.terms:
             details = [f"T {term.temperature:g}"] if term.temperature is not None else []
