@@ -151,11 +151,15 @@ def method_bars(table: pd.DataFrame, *, metric_label: str = "mIoU (%)") -> Figur
     return fig
 
 
-def training_curves(curves: Mapping[str, Sequence[Mapping[str, float]]], keys: Sequence[str]) -> Figure:
-    """One panel per metric in ``keys`` (e.g. ``"val_miou"``, ``"train_loss"``), one line per run:
-    ``curves`` maps a label to the run's ``metrics.jsonl`` records (each with ``"epoch"``)."""
-    fig, axes = plt.subplots(1, len(keys), figsize=(4 * len(keys), 3), squeeze=False)
-    for ax, key in zip(axes[0], keys):
+def training_curves(curves: Mapping[str, Sequence[Mapping[str, float]]], keys: Sequence[str], *, columns: int = 3) -> Figure:
+    """One panel per metric in ``keys`` (e.g. ``"val_miou"``, ``"train_loss"``), ``columns`` per row, one
+    line per run: ``curves`` maps a label to the run's ``metrics.jsonl`` records (each with ``"epoch"``)."""
+    columns = max(1, min(columns, len(keys)))
+    rows = -(-len(keys) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3 * rows), squeeze=False)
+    for ax in axes.flat[len(keys):]:
+        ax.axis("off")
+    for ax, key in zip(axes.flat, keys):
         for label, records in curves.items():
             points = [(r["epoch"], r[key]) for r in records if r.get(key) is not None]
             if points:

@@ -88,3 +88,11 @@ def test_training_curves_plots_each_run_and_skips_missing_values():
     records = [{"epoch": 0, "val_miou": 0.1}, {"epoch": 1, "val_miou": None}, {"epoch": 2, "val_miou": 0.3}]
     fig = plots.training_curves({"run": records}, ["val_miou"])
     np.testing.assert_allclose(fig.axes[0].lines[0].get_ydata(), [0.1, 0.3])
+
+
+def test_training_curves_wrap_panels_into_rows():
+    records = [{"epoch": 0, "a": 1.0, "b": 2.0, "c": 3.0, "d": 4.0}]
+    fig = plots.training_curves({"run": records}, ["a", "b", "c", "d"], columns=3)
+    drawn = [ax for ax in fig.axes if ax.lines]
+    assert [ax.get_ylabel() for ax in drawn] == ["a", "b", "c", "d"]
+    assert len({round(ax.get_position().y0, 3) for ax in drawn}) == 2
