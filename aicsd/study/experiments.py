@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
+import threading
+import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
@@ -164,6 +167,8 @@ def ablations(
     device: str = "auto",
     seeds: Sequence[int] | None = None,
     weights: dict[str, dict[str, float]] | None = None,
+    temperatures: Sequence[float] = TEMPERATURES,
+    icsd_weight_factors: Sequence[float] = ICSD_WEIGHT_FACTORS,
 ) -> list[LabelledRun]:
     """The ResNet-18 student's ablations, each over the seeds, with the weights of ``weights``
     (:func:`chosen_weights`; ICSD + KD uses AICSD's):
@@ -171,8 +176,8 @@ def ablations(
     - ``components``: ICSD alone, KD alone, ICSD + KD with fixed weights, ICSD + KD under ALW (AICSD);
     - ``alw``: AICSD with ALW per epoch (the released form) and per optimiser step;
     - ``variant``: AICSD with the paper's ICSD vs the released code's arithmetic (its own default weight);
-    - ``temperature``: AICSD at T in :data:`TEMPERATURES` (shared by ICSD and KD);
-    - ``icsd_weight``: AICSD with the ICSD weight times :data:`ICSD_WEIGHT_FACTORS`.
+    - ``temperature``: AICSD at each of ``temperatures`` (shared by ICSD and KD);
+    - ``icsd_weight``: AICSD with the chosen ICSD weight times each of ``icsd_weight_factors``.
 
     Rows at the chosen settings are the same runs as the main table's AICSD.
     """
@@ -200,9 +205,9 @@ def ablations(
         *run("variant", "paper ICSD", method="aicsd", **aicsd),
         *run("variant", "released ICSD", method="aicsd", icsd_variant="official"),
     ]
-    for temperature in TEMPERATURES:
+    for temperature in temperatures:
         runs += run("temperature", f"T = {temperature:g}", method="aicsd", temperature=temperature, **aicsd)
-    for factor in ICSD_WEIGHT_FACTORS:
+    for factor in icsd_weight_factors:
         runs += run("icsd_weight", f"{factor:g} x {icsd_weight:.3g}", method="aicsd", icsd_weight=icsd_weight * factor)
     return runs
 
@@ -232,12 +237,44 @@ def default_workers(configs: Iterable[RunConfig]) -> int:
     return 1 if on_gpu else max(1, min(os.cpu_count() or 1, 4))
 
 
+PARENT_POLL_S = 1.0
+"""How often a pool worker checks that the process that started it is still alive."""
+
+
+def _watch_parent(parent: int) -> None:
+    """Pool worker initializer: end the worker within :data:`PARENT_POLL_S` of its parent's death.
+
+    A worker whose parent dies (the notebook's kernel when ``make reproduce`` is killed) would
+    finish the runs queued to it and then wait forever; a daemon thread notices the new parent
+    process id and ends the worker instead. Its run resumes from the last checkpoint next time.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        try:  # stderr may be a pipe to the dead parent
+            print(f"aicsd worker {os.getpid()}: parent process {parent} ended; stopping", file=sys.stderr, flush=True)
+        finally:
+            os._exit(1)
+
+    threading.Thread(target=watch, name="aicsd-parent-watch", daemon=True).start()
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """``workers`` spawned processes that end when this process dies (:func:`_watch_parent`)."""
+    return ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_watch_parent, initargs=(os.getpid(),)
+    )
+
+
 def run_all(runs: Sequence[LabelledRun | RunConfig], *, workers: int | None = None) -> list[str]:
     """Train every run of ``runs`` (labelled or plain configs) not yet finished; returns the run ids.
 
     Teachers (of the runs and of their students) are trained first, one at a time; the students
-    then run in ``workers`` processes (each with one intra-op thread when more than one). Finished
-    runs are read back, unfinished ones resume from their last checkpoint.
+    then run in ``workers`` processes (each with one intra-op thread when more than one), which
+    end when this process dies. Finished runs are read back, unfinished ones resume from their
+    last checkpoint; a run another process is training (a second ``make reproduce``) is waited
+    for and then read back (:func:`aicsd.engine.runstore.run_lock`), so each run trains once.
     """
     configs = list(dict.fromkeys(r.config if isinstance(r, LabelledRun) else r for r in runs))
     teachers = [c for c in configs if c.kind == "teacher"]
@@ -248,7 +285,7 @@ def run_all(runs: Sequence[LabelledRun | RunConfig], *, workers: int | None = No
     workers = default_workers(students) if workers is None else workers
     if workers > 1 and len(students) > 1:
         single_threaded = [replace(c, threads=1) for c in students]
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with worker_pool(workers) as pool:
             list(pool.map(_train, single_threaded))
     else:
         for config in students:
