@@ -21,9 +21,6 @@ from aicsd.study import experiments, reproduce
 
 REPO = Path(__file__).resolve().parents[1]
 FOLDED = {"hide-input", "remove-input", "remove-cell"}
-NOT_YET_CONVERTED = {"07_released_code"}  # its cells and defaults are being rewritten separately
-
-
 def _chapters(toc: dict) -> list[str]:
     files = [toc["root"]]
     for part in toc["parts"]:
@@ -84,8 +81,6 @@ def test_main_table_shows_paper_and_reproduced_columns_for_both_students(built_b
 
 def test_notebooks_default_to_the_cpu_profile_and_show_results_not_code():
     for path in reproduce.notebooks_in_order():
-        if path.stem in NOT_YET_CONVERTED:
-            continue
         notebook = nbformat.read(path, as_version=4)
         (parameters,) = [c for c in notebook.cells if "parameters" in c.metadata.get("tags", [])]
         first_line = parameters.source.splitlines()[0]
