@@ -12,7 +12,8 @@ import pandas as pd
 
 from aicsd.engine import load_profile, read_result, run_dir, seeds_of
 from aicsd.results import mean_std_text, reported_metrics, summarise
-from aicsd.study import experiments, paper
+from aicsd.study import claims, display, experiments, paper
+from aicsd.study.display import Table
 from aicsd.study.experiments import MAIN_METHODS, PAPER_METHODS, STUDENTS
 from aicsd.paths import BENCHMARK_RESULTS
 
@@ -183,17 +184,53 @@ def markdown_main_table(profile: str = "cpu", dataset: str = "synthetic") -> str
     return main_results(results, teacher_metrics, teacher.backbone).to_markdown(index=False, disable_numparse=True)
 
 
-def claims_view(claims: pd.DataFrame, scale: float = 100.0) -> pd.DataFrame:
-    """The claims ledger for reading: gain and its interval in points (x ``scale``), n seeds, verdict."""
+def weight_sweep_table(sweep: pd.DataFrame, chosen: dict[str, dict[str, float]]) -> Table:
+    """The weight sweep for reading: per method and weight, the mean val mIoU (%) over the sweep's
+    seeds, and which weight was chosen (:func:`aicsd.study.experiments.chosen_weights`)."""
+    rows = []
+    for method, runs in sweep.groupby("method", sort=False):
+        key = f"{experiments.swept_term(method)}_weight"
+        for weight, part in runs.groupby(key):
+            rows.append(
+                {
+                    "method": paper.METHOD_LABELS.get(method, method).removeprefix("+ "),
+                    "weight": f"{key.removesuffix('_weight')} {weight:.4g}",
+                    "val mIoU": mean_std_text(100 * part["val_miou"].mean(), 100 * part["val_miou"].std(ddof=1)),
+                    "seeds": len(part),
+                    "chosen": "yes" if chosen.get(method, {}).get(key) == weight else "",
+                }
+            )
+    return display.table(pd.DataFrame(rows))
+
+
+def claims_view(claims: pd.DataFrame) -> pd.DataFrame:
+    """The claims ledger for reading: gain and its interval in mIoU points (fractions x 100) or, for
+    other metrics, in their own units with three significant digits; n seeds; verdict."""
+
+    def text(value: float, metric: str) -> str:
+        return f"{100 * value:+.2f}" if metric in METRICS else f"{value:+.3g}"
+
     return pd.DataFrame(
         {
             "claim": claims["claim"],
-            "paired gain": [f"{scale * g:+.2f}" for g in claims["gain"]],
-            "95 % interval": [f"[{scale * lo:+.2f}, {scale * hi:+.2f}]" for lo, hi in zip(claims["ci_low"], claims["ci_high"], strict=True)],
+            "metric": [METRICS.get(m, m.replace("_", " ")) for m in claims["metric"]],
+            "paired gain": [text(g, m) for g, m in zip(claims["gain"], claims["metric"], strict=True)],
+            "95 % interval": [
+                f"[{text(lo, m)}, {text(hi, m)}]" for lo, hi, m in zip(claims["ci_low"], claims["ci_high"], claims["metric"], strict=True)
+            ],
             "seeds": claims["n"],
             "verdict": claims["verdict"],
         }
     )
+
+
+def markdown_claims_table(profile: str = "cpu", dataset: str = "synthetic") -> str:
+    """The claims ledger of the finished runs of ``profile`` as Markdown (for the README), without the
+    ICS-distance claim (it needs the networks; the book's claims chapter has it)."""
+    weights = experiments.tuned_weights(profile, dataset=dataset, train=False)
+    runs = experiments.main_table(profile, dataset=dataset, weights=weights) + experiments.ablations(profile, dataset=dataset, weights=weights)
+    ledger = claims.claims_table(experiments.collect(runs), claims.paper_claims(STUDENTS, experiments.ABLATION_STUDENT))
+    return claims_view(ledger).to_markdown(index=False, disable_numparse=True)
 
 
 def collapsed_runs(df: pd.DataFrame, by: tuple[str, ...] = ("group", "label", "backbone"), metric: str = "miou") -> pd.DataFrame:

@@ -95,7 +95,23 @@ def test_collapsed_runs_are_those_below_half_their_cells_median():
 
 def test_claims_view_formats_points_and_intervals():
     claims = pd.DataFrame(
-        {"claim": ["a"], "gain": [0.0123], "ci_low": [0.001], "ci_high": [0.02], "n": [5], "verdict": ["supported"]}
+        {
+            "claim": ["a", "b"],
+            "metric": ["miou", "ics_distance"],
+            "gain": [0.0123, 0.00123],
+            "ci_low": [0.001, 0.0005],
+            "ci_high": [0.02, 0.002],
+            "n": [5, 5],
+            "verdict": ["supported", "supported"],
+        }
     )
     view = tables.claims_view(claims)
-    assert view.iloc[0].to_dict() == {"claim": "a", "paired gain": "+1.23", "95 % interval": "[+0.10, +2.00]", "seeds": 5, "verdict": "supported"}
+    assert view.iloc[0].to_dict() == {
+        "claim": "a",
+        "metric": "mIoU",
+        "paired gain": "+1.23",
+        "95 % interval": "[+0.10, +2.00]",
+        "seeds": 5,
+        "verdict": "supported",
+    }
+    assert view.iloc[1]["paired gain"] == "+0.00123" and view.iloc[1]["metric"] == "ics distance"
