@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 PROFILE ?= cpu
 DATASET ?= synthetic
 DATA_ROOT ?=
+ONLY ?=
 CHROMIUM ?= chromium
 
 .PHONY: venv reproduce test test-fast book lab bench screenshots results-table clean
@@ -18,8 +19,9 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # Execute every notebook (papermill) into book/_executed/; finished training runs are reused.
+# ONLY="03_distill.ipynb 04_main_results.ipynb" executes just those notebooks.
 reproduce: $(STAMP)
-	$(PY) -m aicsd.study.reproduce --profile $(PROFILE) --dataset $(DATASET) $(if $(DATA_ROOT),--data-root $(DATA_ROOT),)
+	$(PY) -m aicsd.study.reproduce --profile $(PROFILE) --dataset $(DATASET) $(if $(DATA_ROOT),--data-root $(DATA_ROOT),) $(if $(ONLY),--only $(ONLY),)
 
 test: $(STAMP)
 	$(PY) -m pytest tests --nbval-lax notebooks

@@ -6,8 +6,11 @@
     python -m aicsd evaluate RUN_DIR [--eval-mode full]
     python -m aicsd runs [--root runs] [--by method backbone]
 
-Configuration errors (unknown profile, field, method, backbone, dataset) exit with code 2 and a
-message listing the valid names; a missing teacher run or data folder exits with code 1.
+A usage or user error (unknown profile, field, method, backbone or dataset, a value out of range,
+missing or broken data, a missing teacher run, an unreadable run file, a folder that cannot be
+written: :class:`aicsd.errors.UserError` and ``OSError``) prints one ``aicsd: error: ...`` message
+on stderr, without traceback, and exits with code 2; Ctrl-C exits with 130 and says how to resume.
+Any other exception is a bug and shows its traceback.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Any
 
 from aicsd.data import DEFAULT_SYNTHETIC_ROOT, make_synthetic
 from aicsd.engine import PROFILES, RunConfig, distill, evaluate_run, load_profile, train_teacher
+from aicsd.errors import UserError
 from aicsd.losses import METHODS, override_names
 from aicsd.paths import RUNS_ROOT
 from aicsd.results import format_mean_std, load_runs, summarise
@@ -127,9 +131,16 @@ def _add_run_arguments(parser: argparse.ArgumentParser, *, student: bool) -> Non
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line (the usage is in ``--help``)."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``aicsd`` argument parser with its five subcommands."""
-    parser = argparse.ArgumentParser(prog="aicsd", description="AICSD companion: data, training, evaluation, run tables")
+    parser = _Parser(prog="aicsd", description="AICSD companion: data, training, evaluation, run tables")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     synthetic = commands.add_parser("make-synthetic", help="generate the synthetic dataset (VOC layout)")
@@ -235,14 +246,32 @@ def _dispatch(args: argparse.Namespace) -> int:
     return 0
 
 
+INTERRUPTED = "aicsd: interrupted; rerun the same command to resume (finished epochs and runs are kept)"
+
+
+def _user_message(error: BaseException) -> str:
+    """The message of a user error; of one raised in a DataLoader worker, its own last line."""
+    text = str(error).strip() or type(error).__name__
+    if "Original Traceback" in text:  # torch re-raises a worker's exception with the worker's traceback
+        text = text.splitlines()[-1].split(": ", 1)[-1]
+    return text
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``aicsd`` command line; returns the exit status (2 for usage errors)."""
+    """Run the ``aicsd`` command line; returns the exit status.
+
+    0 on success; 2 for a usage or user error (:class:`aicsd.errors.UserError`, ``OSError``),
+    printed as ``aicsd: error: ...`` without traceback; 130 on Ctrl-C. Other exceptions propagate.
+    """
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
         return _dispatch(args)
     except SystemExit as exit_:
         return exit_.code if isinstance(exit_.code, int) else 1
-    except (FileNotFoundError, FileExistsError) as error:
-        print(f"aicsd: error: {error}", file=sys.stderr)
-        return 1
+    except KeyboardInterrupt:
+        print(INTERRUPTED, file=sys.stderr)
+        return 130
+    except (UserError, OSError) as error:
+        print(f"aicsd: error: {_user_message(error)}", file=sys.stderr)
+        return 2

@@ -1,12 +1,19 @@
-"""python -m aicsd: help, configuration errors (exit 2), and a smoke pipeline through the CLI."""
+"""python -m aicsd: help, user errors (one line, exit 2, no traceback), Ctrl-C (130), and a smoke pipeline."""
 
 import json
+import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from aicsd.cli import main
+from aicsd.data import make_synthetic
+from aicsd.engine import fit as fit_module
 
 COMMANDS = ["make-synthetic", "train-teacher", "distill", "evaluate", "runs"]
 
@@ -38,10 +45,153 @@ def test_configuration_errors_exit_2_and_list_valid_choices(argv, message, capsy
     assert message in capsys.readouterr().err
 
 
-def test_missing_teacher_exits_1_with_the_command_to_run(tmp_path, capsys):
-    argv = ["distill", "--profile", "smoke", "--method", "kd", "--output-dir", str(tmp_path), "--quiet"]
-    assert main(argv) == 1
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic")
+    return make_synthetic(root, num_train=16, num_val=6, num_test=5, image_size=(32, 48))
+
+
+@pytest.fixture()
+def data(tiny_data, tmp_path):
+    """A copy of the tiny dataset that a test may damage."""
+    return Path(shutil.copytree(tiny_data, tmp_path / "data"))
+
+
+def _common(data_root, output_dir):
+    return ["--profile", "smoke", "--data-root", str(data_root), "--output-dir", str(output_dir), "--device", "cpu", "--quiet"]
+
+
+def _one_line_error(capsys, *expected):
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("aicsd") and "Traceback" not in err
+    for text in expected:
+        assert text in err, err
+    return err
+
+
+def test_missing_teacher_exits_2_with_the_command_to_run(tiny_data, tmp_path, capsys):
+    assert main(["distill", *_common(tiny_data, tmp_path / "runs"), "--method", "kd"]) == 2
     assert "train-teacher --profile smoke" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--set", "lr=nan"], "lr must be a finite number > 0, got nan"),
+        (["--set", "lr=inf"], "lr must be a finite number > 0, got inf"),
+        (["--lr", "-1"], "lr must be a finite number > 0"),
+        (["--set", "momentum=-5"], "momentum must lie in [0, 1)"),
+        (["--set", "temperature=0"], "temperature must be a finite number > 0"),
+        (["--set", "kd_weight=-10"], "kd_weight must be a finite number >= 0"),
+        (["--set", "output_stride=7"], "output_stride must be one of 16, 8"),
+        (["--batch-size", "0"], "batch_size must be a finite number > 0"),
+        (["--epochs", "abc"], "invalid int value: 'abc'"),
+        (["--set", "scale_range=2,1"], "scale_range must be (low, high)"),
+    ],
+)
+def test_a_bad_value_is_one_line_and_exit_2(flags, message, capsys):
+    assert main(["distill", "--profile", "smoke", "--method", "aicsd", *flags]) == 2
+    _one_line_error(capsys, message)
+
+
+def _damage_image(data):
+    (data / "VOCdevkit/VOC2012/JPEGImages/train_00000.jpg").write_bytes(b"not a jpeg")
+    return "cannot read image"
+
+
+def _damage_mask(data):
+    path = data / "VOCdevkit/VOC2012/SegmentationClass/train_00001.png"
+    mask = np.array(Image.open(path))
+    mask[0, 0] = 50
+    Image.fromarray(mask).save(path)
+    return "has invalid label values [50]"
+
+
+def _empty_val(data):
+    (data / "VOCdevkit/VOC2012/ImageSets/Segmentation/val.txt").write_text("")
+    return "split 'val'"
+
+
+@pytest.mark.parametrize("damage", [_damage_image, _damage_mask, _empty_val])
+def test_broken_data_is_one_line_and_exit_2(data, tmp_path, damage, capsys):
+    message = damage(data)
+    assert main(["train-teacher", *_common(data, tmp_path / "runs")]) == 2
+    _one_line_error(capsys, message, str(data))
+
+
+def test_a_batch_larger_than_the_split_is_one_line_and_exit_2(tiny_data, tmp_path, capsys):
+    assert main(["train-teacher", *_common(tiny_data, tmp_path), "--batch-size", "64"]) == 2
+    _one_line_error(capsys, "smaller than one batch")
+
+
+def test_a_run_store_that_cannot_be_written_is_one_line_and_exit_2(tiny_data, tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    assert main(["train-teacher", *_common(tiny_data, tmp_path / "file" / "runs")]) == 2
+    _one_line_error(capsys, str(tmp_path / "file"))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_a_read_only_run_store_is_one_line_and_exit_2(tiny_data, tmp_path, capsys):
+    store = tmp_path / "runs"
+    store.mkdir(mode=0o500)
+    assert main(["train-teacher", *_common(tiny_data, store)]) == 2
+    _one_line_error(capsys, "permission denied", "--output-dir")
+
+
+@pytest.fixture(scope="module")
+def teacher_run(tiny_data, tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    assert main(["train-teacher", *_common(tiny_data, runs)]) == 0
+    return next(runs.iterdir())
+
+
+def test_a_teacher_checkpoint_of_another_backbone_is_one_line_and_exit_2(tiny_data, teacher_run, tmp_path, capsys):
+    capsys.readouterr()
+    argv = ["distill", *_common(tiny_data, tmp_path), "--method", "kd", "--teacher-checkpoint", str(teacher_run / "checkpoint.pt")]
+    assert main([*argv, "--teacher-backbone", "mobilenet_v2"]) == 2
+    _one_line_error(capsys, "does not fit a mobilenet_v2 teacher", "missing tensors")
+
+
+def test_a_corrupt_run_file_is_one_line_naming_it_and_exit_2(teacher_run, tmp_path, capsys):
+    run = Path(shutil.copytree(teacher_run, tmp_path / "runs" / teacher_run.name))
+    checkpoint = run / "checkpoint.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:500])
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--device", "cpu"]) == 2
+    _one_line_error(capsys, f"{checkpoint} is not a readable checkpoint", "delete the run folder")
+    (run / "result.json").write_text("{")
+    assert main(["runs", "--root", str(tmp_path / "runs")]) == 2
+    _one_line_error(capsys, f"{run / 'result.json'} is corrupt")
+
+
+def test_ctrl_c_says_how_to_resume_and_exits_130(tiny_data, tmp_path, monkeypatch, capsys):
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fit_module, "train_one_epoch", interrupt)
+    assert main(["train-teacher", *_common(tiny_data, tmp_path)]) == 130
+    assert capsys.readouterr().err == "aicsd: interrupted; rerun the same command to resume (finished epochs and runs are kept)\n"
+
+
+def test_a_bug_keeps_its_traceback(tiny_data, tmp_path, monkeypatch):
+    def bug(*args, **kwargs):
+        raise ZeroDivisionError("a bug")
+
+    monkeypatch.setattr(fit_module, "train_one_epoch", bug)
+    with pytest.raises(ZeroDivisionError):
+        main(["train-teacher", *_common(tiny_data, tmp_path)])
+
+
+def test_a_user_error_in_a_real_process_prints_no_traceback(tiny_data, tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "aicsd", "train-teacher", *_common(tiny_data, tmp_path), "--set", "batch_size=64"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.count("\n") == 1 and "smaller than one batch" in completed.stderr
 
 
 def test_smoke_pipeline_through_the_command_line(tmp_path, capsys):

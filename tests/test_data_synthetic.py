@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -189,3 +193,28 @@ def test_default_size_counts_and_coverage(tmp_path: Path) -> None:
         pixels += np.bincount(np.asarray(Image.open(png)).ravel(), minlength=256)
     assert set(np.flatnonzero(pixels)) == set(range(21)) | {255}
     assert pixels[1:21].min() > 0.2 * pixels[1:21].mean()
+
+
+def test_default_parameters_are_those_of_the_generator(tmp_path: Path) -> None:
+    make = inspect.signature(make_synthetic).parameters
+    assert synthetic.DEFAULT_PARAMETERS == {name: make[name].default for name in synthetic.DEFAULT_PARAMETERS}
+    assert set(synthetic.DEFAULT_PARAMETERS) == set(make) - {"root"}
+
+
+def test_temporary_folders_of_dead_generators_are_removed_and_live_ones_kept(tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".synthetic-{int(dead.stdout)}-abc"
+    live = tmp_path / f".synthetic-{os.getpid()}-def"
+    for folder in (stale, live):
+        (folder / "VOCdevkit").mkdir(parents=True)
+    assert synthetic.remove_stale_temporaries(tmp_path) == [stale]
+    assert not stale.exists() and live.exists()
+
+
+def test_an_existing_dataset_is_never_regenerated_implicitly(tmp_path: Path) -> None:
+    make_synthetic(tmp_path, seed=7, num_train=2, num_val=1, num_test=1)
+    (tmp_path / "VOCdevkit/VOC2012/ImageSets/Segmentation/train.txt").unlink()
+    assert not synthetic.generate_if_absent(tmp_path)
+    assert json.loads((tmp_path / "VOCdevkit/VOC2012/SYNTHETIC.json").read_text())["seed"] == 7
+    with pytest.raises(FileNotFoundError, match=r"train.txt is missing; regenerate .*--seed 7"):
+        synthetic.synthetic_description(tmp_path, ("train",))

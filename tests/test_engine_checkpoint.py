@@ -12,10 +12,12 @@ from aicsd.engine.checkpoint import (
     atomic_write_bytes,
     atomic_write_json,
     capture_rng_state,
+    creation_mode,
     load_checkpoint,
     restore_rng_state,
     save_checkpoint,
 )
+from aicsd.errors import CorruptFileError
 
 
 class _Killed(Exception):
@@ -100,3 +102,20 @@ def test_rng_state_round_trip():
 def test_missing_checkpoint_names_the_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="nothing.pt"):
         load_checkpoint(tmp_path / "nothing.pt")
+
+
+@pytest.mark.parametrize("damage", [lambda data: data[: len(data) // 2], lambda data: b"", lambda data: b"garbage"])
+def test_an_unreadable_checkpoint_is_named(tmp_path, damage):
+    path = tmp_path / "c.pt"
+    save_checkpoint(path, epoch=1, model={"w": torch.ones(3)})
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(CorruptFileError, match=f"{path} is not a readable checkpoint") as error:
+        load_checkpoint(path)
+    assert error.value.path == path
+
+
+def test_atomic_writes_get_the_permissions_of_a_created_file(tmp_path):
+    atomic_write_bytes(tmp_path / "a", b"x")
+    with open(tmp_path / "b", "w"):
+        pass
+    assert (tmp_path / "a").stat().st_mode & 0o777 == (tmp_path / "b").stat().st_mode & 0o777 == creation_mode()

@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
 from aicsd.data.info import IGNORE_INDEX, DatasetInfo
+from aicsd.errors import DataError
 
 Transforms = Callable[[tv_tensors.Image, tv_tensors.Mask], tuple[torch.Tensor, torch.Tensor]]
 
@@ -58,7 +59,7 @@ def _read_png_mask(path: Path) -> np.ndarray:
     try:
         with Image.open(path) as mask:
             if mask.mode not in _MASK_MODES:
-                raise ValueError(
+                raise DataError(
                     f"mask {path} has PIL mode {mask.mode!r}; expected a single-channel label image "
                     f"(one of {_MASK_MODES}), not a colour rendering"
                 )
@@ -79,7 +80,7 @@ def _read_sbd_mask(path: Path) -> np.ndarray:
     try:
         return np.asarray(mat["GTcls"][0]["Segmentation"][0])
     except (KeyError, IndexError, ValueError) as err:
-        raise ValueError(
+        raise DataError(
             f"{path} is not an SBD class annotation: expected a struct GTcls with field Segmentation"
         ) from err
 
@@ -107,14 +108,14 @@ def map_labels(raw: np.ndarray, label_map: np.ndarray, path: Path) -> np.ndarray
     Raises ValueError naming ``path`` and the offending raw values when any value is invalid.
     """
     if raw.ndim != 2:
-        raise ValueError(f"mask {path} has shape {raw.shape}; expected a 2-D (H, W) label map")
+        raise DataError(f"mask {path} has shape {raw.shape}; expected a 2-D (H, W) label map")
     raw = raw.astype(np.int64, copy=False)
     in_range = (raw >= 0) & (raw < label_map.shape[0])
     mapped = np.where(in_range, label_map[np.clip(raw, 0, label_map.shape[0] - 1)], INVALID_LABEL)
     bad = mapped == INVALID_LABEL
     if bad.any():
         values = np.unique(raw[bad]).tolist()
-        raise ValueError(
+        raise DataError(
             f"mask {path} has invalid label values {values[:20]}; valid raw values are "
             f"{_describe_values(label_map)} (255 = ignore)"
         )
@@ -158,7 +159,7 @@ class SegmentationFiles(Dataset):
         image = read_image(image_path)
         raw = read_mask(mask_path)
         if image.shape[:2] != raw.shape[:2]:
-            raise ValueError(
+            raise DataError(
                 f"image {image_path} is {image.shape[1]}x{image.shape[0]} (WxH) but its mask "
                 f"{mask_path} is {raw.shape[1]}x{raw.shape[0]}; the pair does not match"
             )

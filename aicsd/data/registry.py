@@ -11,10 +11,12 @@ from torch.utils.data import Dataset
 from aicsd.data.camvid import CAMVID_INFO, CAMVID_SPLITS, build_camvid
 from aicsd.data.cityscapes import CITYSCAPES_INFO, CITYSCAPES_SPLITS, build_cityscapes
 from aicsd.data.files import SegmentationFiles, Transforms
+from aicsd.data.identity import require_nonempty
 from aicsd.data.info import DatasetInfo
 from aicsd.data.synthetic import SYNTHETIC_SPLITS, build_synthetic
 from aicsd.data.synthetic_classes import SYNTHETIC_INFO
 from aicsd.data.voc import VOC_INFO, VOC_SPLITS, build_voc
+from aicsd.errors import ConfigError
 
 Builder = Callable[[str | Path, str, Transforms | None], SegmentationFiles]
 
@@ -31,7 +33,7 @@ DATASETS = tuple(_REGISTRY)
 
 def _entry(name: str) -> tuple[Builder, DatasetInfo, tuple[str, ...]]:
     if name not in _REGISTRY:
-        raise ValueError(f"unknown dataset {name!r}; valid names are {DATASETS}")
+        raise ConfigError(f"unknown dataset {name!r}; valid names are {DATASETS}")
     return _REGISTRY[name]
 
 
@@ -50,9 +52,12 @@ def build_dataset(name: str, root: str | Path, split: str, transforms: Transform
 
     Items are ``(image, mask)``: without ``transforms`` a ``tv_tensors.Image`` uint8 (3, H, W) and a
     ``tv_tensors.Mask`` int64 (H, W) with train ids and 255 = ignore; with them, whatever
-    ``transforms(image, mask)`` returns. The result has ``.info`` (DatasetInfo).
+    ``transforms(image, mask)`` returns. The result has ``.info`` (DatasetInfo). Raises DataError
+    naming the split's list when the split has no images.
     """
     builder, _, splits = _entry(name)
     if split not in splits:
-        raise ValueError(f"{name}: unknown split {split!r}; valid splits are {splits}")
-    return builder(root, split, transforms)
+        raise ConfigError(f"{name}: unknown split {split!r}; valid splits are {splits}")
+    dataset = builder(root, split, transforms)
+    require_nonempty(dataset, name, root, split)
+    return dataset

@@ -4,13 +4,18 @@
 ImageSets/Segmentation/{train,val,test}.txt, SYNTHETIC.json}``; the same VOC reader then loads it. Output
 is byte-identical for the same parameters. ``test`` is a held-out split: the book reports it, while
 ``val`` is what training curves and any choice of the CPU profile looked at. The set is generated in a temporary folder under
-``root`` and moved into place at the end, so an interrupted run leaves no half-written dataset.
+``root`` (``.synthetic-<pid>-*``) and moved into place at the end, so an interrupted run leaves no
+half-written dataset; the temporary folder of a killed generator is removed by the next one.
+:func:`synthetic_description` is what identifies a generated set in a run's identity: the
+generator's parameters and each split's image names.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -19,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from aicsd.data.files import SegmentationFiles, Transforms
+from aicsd.errors import CorruptFileError
 from aicsd.data.info import voc_colormap
 from aicsd.data.synthetic_classes import SYNTHETIC_CLASSES, SYNTHETIC_INFO
 from aicsd.data.synthetic_render import render_sample
@@ -31,6 +37,7 @@ DEFAULT_SYNTHETIC_ROOT = DATA_ROOT / "synthetic"
 SYNTHETIC_SPLITS = ("train", "val", "test")
 JPEG_QUALITY = 85
 METADATA_FILE = "SYNTHETIC.json"
+_TEMPORARY_PREFIX = ".synthetic-"
 
 
 def _voc_dir(root: Path) -> Path:
@@ -57,21 +64,49 @@ def _parameters(
     }
 
 
+def split_names(split: str, count: int) -> list[str]:
+    """The image names the generator writes for ``split``: ``<split>_00000`` ... (``count`` of them)."""
+    return [f"{split}_{index:05d}" for index in range(count)]
+
+
 def _write_split(voc_dir: Path, split_id: int, split: str, count: int, params: dict[str, Any]) -> None:
     palette = voc_colormap().reshape(-1).tolist()
     low, high = params["image_size"]
-    names = []
-    for index in range(count):
+    names = split_names(split, count)
+    for index, name in enumerate(names):
         rng = np.random.default_rng([params["seed"], split_id, index])
         height, width = (int(side) for side in rng.integers(low, high + 1, 2))
         image, mask = render_sample(rng, height, width, anchor=1 + index % len(SYNTHETIC_CLASSES))
-        name = f"{split}_{index:05d}"
         Image.fromarray(image).save(voc_dir / "JPEGImages" / f"{name}.jpg", quality=JPEG_QUALITY)
         label = Image.fromarray(mask)
         label.putpalette(palette)
         label.save(voc_dir / "SegmentationClass" / f"{name}.png")
-        names.append(name)
     (voc_dir / "ImageSets" / "Segmentation" / f"{split}.txt").write_text("\n".join(names) + "\n")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(root: str | Path) -> list[Path]:
+    """Remove the ``.synthetic-<pid>-*`` folders under ``root`` whose generator process is gone.
+
+    A killed :func:`make_synthetic` cannot clean up after itself; the folders of generators still
+    running are left alone. Returns the removed folders.
+    """
+    removed = []
+    for path in Path(root).glob(f"{_TEMPORARY_PREFIX}*"):
+        pid_text = path.name[len(_TEMPORARY_PREFIX) :].split("-", 1)[0]
+        if path.is_dir() and pid_text.isdigit() and not _process_alive(int(pid_text)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def make_synthetic(
@@ -103,7 +138,8 @@ def make_synthetic(
             f"alone; choose another root or remove that folder"
         )
     root.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=root, prefix=".synthetic-") as tmp:
+    remove_stale_temporaries(root)
+    with tempfile.TemporaryDirectory(dir=root, prefix=f"{_TEMPORARY_PREFIX}{os.getpid()}-") as tmp:
         voc_dir = _voc_dir(Path(tmp))
         for sub in ("JPEGImages", "SegmentationClass", "ImageSets/Segmentation"):
             (voc_dir / sub).mkdir(parents=True)
@@ -173,3 +209,65 @@ def build_synthetic(root: str | Path, split: str, transforms: Transforms | None 
             f"create it with `python -m aicsd make-synthetic` or aicsd.data.ensure_synthetic(root)"
         )
     return build_voc(root, split, transforms, info=SYNTHETIC_INFO, splits=SYNTHETIC_SPLITS)
+
+
+DEFAULT_PARAMETERS: dict[str, Any] = {
+    name: parameter.default for name, parameter in inspect.signature(ensure_synthetic).parameters.items() if name != "root"
+}
+"""The parameters of :func:`ensure_synthetic` by default: the dataset training generates where none is."""
+
+
+def generate_if_absent(root: str | Path) -> bool:
+    """Generate the default dataset when ``root`` holds none (no ``VOCdevkit``); returns whether it did.
+
+    An existing dataset is never replaced here, even an incomplete one: a missing split list or
+    image is reported when the dataset is read, so nothing under ``VOCdevkit`` is deleted behind
+    the user's back (:func:`make_synthetic` replaces a generated set when asked to).
+    """
+    root = Path(root)
+    if (root / "VOCdevkit").exists():
+        return False
+    make_synthetic(root, **DEFAULT_PARAMETERS)
+    return True
+
+
+def synthetic_description(root: str | Path, splits: tuple[str, ...]) -> dict[str, Any]:
+    """What identifies the generated dataset under ``root``: generator parameters and split image names.
+
+    Read from ``SYNTHETIC.json`` and the split lists; when ``root`` holds no dataset yet, those of
+    the default dataset that training generates there (:func:`generate_if_absent`), so a run's
+    identity is the same before and after generation. Raises FileNotFoundError naming a missing
+    metadata file or split list, CorruptFileError for unreadable metadata.
+    """
+    root = Path(root)
+    keys = ("generator_version", "seed", "num_train", "num_val", "num_test", "image_size")
+    if not (root / "VOCdevkit").exists():
+        defaults = DEFAULT_PARAMETERS
+        params = _parameters(**{k: defaults[k] for k in ("seed", "num_train", "num_val", "num_test", "image_size")})
+        return {"generator": params, "splits": {split: split_names(split, params[f"num_{split}"]) for split in splits}}
+    voc_dir = _voc_dir(root)
+    metadata_path = voc_dir / METADATA_FILE
+    if not metadata_path.is_file():
+        raise FileNotFoundError(
+            f"synthetic: no generated dataset at {root} (missing {metadata_path}); create it with "
+            f"`python -m aicsd make-synthetic --root {root}`"
+        )
+    try:
+        metadata = json.loads(metadata_path.read_text())
+        params = {key: metadata[key] for key in keys}
+    except (ValueError, KeyError, TypeError) as error:
+        raise CorruptFileError(
+            metadata_path,
+            f"{metadata_path} is not readable generator metadata ({type(error).__name__}: {error}); "
+            f"regenerate the dataset with `python -m aicsd make-synthetic --root {root}`",
+        ) from None
+    names = {}
+    for split in splits:
+        path = voc_dir / "ImageSets" / "Segmentation" / f"{split}.txt"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"synthetic: split list {path} is missing; regenerate the dataset with "
+                f"`python -m aicsd make-synthetic --root {root} --seed {params['seed']}` (other counts: --num-train, --num-val)"
+            )
+        names[split] = path.read_text().split()
+    return {"generator": params, "splits": names}

@@ -2,7 +2,8 @@
 
 A write goes to a temporary file in the target's directory, is flushed and fsync'ed, then moved
 over the target with ``os.replace``: a crash at any point leaves either the old file or the new
-one, never a torn file.
+one, never a torn file. The new file gets the permissions of any file the process creates
+(``0o666`` less the umask), like ``metrics.jsonl``, which is appended to.
 """
 
 from __future__ import annotations
@@ -19,15 +20,31 @@ from typing import IO, Any
 import numpy as np
 import torch
 
+from aicsd.errors import CorruptFileError
+
 __all__ = [
     "atomic_write",
     "atomic_write_bytes",
     "atomic_write_json",
     "capture_rng_state",
+    "creation_mode",
     "load_checkpoint",
     "restore_rng_state",
     "save_checkpoint",
 ]
+
+
+def creation_mode() -> int:
+    """Permission bits of a file the process creates: ``0o666`` less the umask."""
+    try:  # Linux: read it without changing it
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def atomic_write(path: str | Path, writer: Callable[[IO[bytes]], None]) -> None:
@@ -39,6 +56,7 @@ def atomic_write(path: str | Path, writer: Callable[[IO[bytes]], None]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, creation_mode())  # mkstemp creates 0o600
         with os.fdopen(fd, "wb") as handle:
             writer(handle)
             handle.flush()
@@ -126,8 +144,20 @@ def save_checkpoint(path: str | Path, **state: Any) -> None:
 
 
 def load_checkpoint(path: str | Path, map_location: torch.device | str | None = "cpu") -> dict[str, Any]:
-    """Load a checkpoint written by :func:`save_checkpoint` with ``weights_only=True``."""
+    """Load a checkpoint written by :func:`save_checkpoint` with ``weights_only=True``.
+
+    Raises FileNotFoundError when ``path`` does not exist and CorruptFileError naming it when it is
+    not a readable checkpoint (truncated, another format, objects ``weights_only`` refuses).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist; train the run first or check the path")
-    return torch.load(path, map_location=map_location, weights_only=True)
+    with open(path, "rb") as handle:  # an error opening it (permissions) is not about its content
+        try:
+            state = torch.load(handle, map_location=map_location, weights_only=True)
+        except Exception as error:  # a bad file: RuntimeError, OSError, EOFError, KeyError, UnpicklingError...
+            reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
+            raise CorruptFileError(path, f"{path} is not a readable checkpoint ({reason})") from None
+    if not isinstance(state, dict):
+        raise CorruptFileError(path, f"{path} is not a readable checkpoint (it holds a {type(state).__name__}, not a dict)")
+    return state

@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 
 from aicsd.data import DATASETS, dataset_info, dataset_splits
 from aicsd.data.transforms import EVAL_MODES
+from aicsd.errors import ConfigError
 from aicsd.losses import METHODS, MethodConfig, resolve
 from aicsd.models import BACKBONES
+from aicsd.models.deeplabv3plus import ASPP_RATES
 from aicsd.paths import DATA_ROOT, RUNS_ROOT
 
 __all__ = ["KINDS", "RunConfig"]
@@ -31,7 +33,8 @@ class RunConfig:
     """Everything that defines one training run (teacher or student).
 
     ``distillation`` is the resolved method (a teacher's is ``none``: cross entropy only).
-    Raises ValueError on construction when a field is out of range or names an unknown choice.
+    Raises ConfigError (a ValueError) on construction when a field is out of range or names an
+    unknown choice.
     """
 
     profile: str = "cpu"
@@ -102,7 +105,7 @@ class RunConfig:
 
 def _choice(name: str, value: str, valid: tuple[str, ...]) -> None:
     if value not in valid:
-        raise ValueError(f"unknown {name} {value!r}; valid: {', '.join(valid)}")
+        raise ConfigError(f"unknown {name} {value!r}; valid: {', '.join(valid)}")
 
 
 def _validate(cfg: RunConfig) -> None:
@@ -118,7 +121,7 @@ def _validate(cfg: RunConfig) -> None:
         if value is not None:
             _choice(f"{name} of {cfg.dataset}", value, splits)
     if cfg.kind == "teacher" and cfg.method != "none":
-        raise ValueError(f"a teacher run trains with cross-entropy only: method must be 'none', got {cfg.method!r}")
+        raise ConfigError(f"a teacher run trains with cross-entropy only: method must be 'none', got {cfg.method!r}")
     positive = {
         "epochs": cfg.epochs,
         "batch_size": cfg.batch_size,
@@ -134,21 +137,23 @@ def _validate(cfg: RunConfig) -> None:
     }
     for name, value in positive.items():
         if not math.isfinite(value) or value <= 0:
-            raise ValueError(f"{name} must be a finite number > 0, got {value}")
+            raise ConfigError(f"{name} must be a finite number > 0, got {value}")
+    if cfg.output_stride not in ASPP_RATES:
+        raise ConfigError(f"output_stride must be one of {', '.join(map(str, ASPP_RATES))}, got {cfg.output_stride}")
     for name in ("weight_decay", "poly_power"):
         value = getattr(cfg, name)
         if not math.isfinite(value) or value < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+            raise ConfigError(f"{name} must be a finite number >= 0, got {value}")
     if not 0 <= cfg.momentum < 1:
-        raise ValueError(f"momentum must lie in [0, 1), got {cfg.momentum}")
+        raise ConfigError(f"momentum must lie in [0, 1), got {cfg.momentum}")
     for name in ("train_limit", "val_limit"):
         value = getattr(cfg, name)
         if value is not None and value < 1:
-            raise ValueError(f"{name} must be None (all images) or >= 1, got {value}")
+            raise ConfigError(f"{name} must be None (all images) or >= 1, got {value}")
     if cfg.threads is not None and cfg.threads < 1:
-        raise ValueError(f"threads must be None (torch's default) or >= 1, got {cfg.threads}")
+        raise ConfigError(f"threads must be None (torch's default) or >= 1, got {cfg.threads}")
     if cfg.num_workers < 0:
-        raise ValueError(f"num_workers must be >= 0, got {cfg.num_workers}")
+        raise ConfigError(f"num_workers must be >= 0, got {cfg.num_workers}")
     low, high = cfg.scale_range
     if not (math.isfinite(low) and math.isfinite(high) and 0 < low <= high):
-        raise ValueError(f"scale_range must be (low, high) with 0 < low <= high, got {cfg.scale_range}")
+        raise ConfigError(f"scale_range must be (low, high) with 0 < low <= high, got {cfg.scale_range}")

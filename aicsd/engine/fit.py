@@ -7,13 +7,19 @@ it ends with the same weights as an uninterrupted run.
 
 ``result.json`` reports both the ``final`` epoch's metrics and the ``best`` epoch's (by val mIoU);
 the book's tables use ``final``, so that nothing is tuned on the validation set.
+
+A process trains a run holding its lock (:func:`aicsd.engine.runstore.run_lock`): a second process
+on the same run waits, then returns the stored result. Each epoch appends its metrics line, then
+replaces the checkpoint; a resumed run first cuts ``metrics.jsonl`` back to the checkpoint's epochs
+(to nothing without one), so a kill at any point leaves each epoch once in the file. A run that
+fails before its first checkpoint leaves no folder behind.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +46,7 @@ from aicsd.engine.loaders import build_datasets, build_eval_dataset, seed_everyt
 from aicsd.engine.loops import FeatureTaps, NonFiniteLossError, Precision, evaluate, select_precision, train_one_epoch
 from aicsd.engine.networks import build_student
 from aicsd.engine.setup import load_teacher, make_optimizer, poly_factor
+from aicsd.errors import ConfigError, TrainingDiverged
 from aicsd.losses import Distiller, build_distiller
 
 __all__ = ["distill", "fit", "train_teacher"]
@@ -101,8 +108,12 @@ def fit(cfg: RunConfig) -> dict[str, Any]:
         if result is not None:
             return result
         device = resolve_device(cfg.device, context)
-        with _deterministic_algorithms(cfg.deterministic, device), _intra_op_threads(cfg.threads):
-            result = _fit(cfg, directory, context, device)
+        with runstore.run_lock(directory) if context.is_main else nullcontext():
+            barrier(context)
+            result = runstore.read_result(directory)  # finished by a process this one waited for
+            if result is None:
+                with _deterministic_algorithms(cfg.deterministic, device), _intra_op_threads(cfg.threads):
+                    result = _fit(cfg, directory, context, device)
         return broadcast_object(result, context)
 
 
@@ -143,7 +154,7 @@ def _build(cfg: RunConfig, context: DistContext, device: torch.device) -> _Parts
     optimizer = make_optimizer(cfg, model, distiller)
     steps_per_epoch = len(train_loader(train_set, cfg, context, 0, device))
     if steps_per_epoch == 0:
-        raise ValueError(
+        raise ConfigError(
             f"train set of {len(train_set)} images is smaller than one batch ({cfg.batch_size}); "
             "lower batch_size or raise train_limit"
         )
@@ -156,16 +167,12 @@ def _resume(parts: _Parts, cfg: RunConfig, directory: Path, context: DistContext
     """Load the run's checkpoint into ``parts`` when there is one; returns the run's progress record."""
     checkpoint_path = directory / runstore.CHECKPOINT
     if not checkpoint_path.is_file():
+        if context.is_main:
+            runstore.truncate_metrics(directory, 0)  # lines of epochs trained before a kill, never checkpointed
         if context.enabled:
             seed_everything(cfg.seed + context.rank)
         return {"epoch": -1, "best": None, "last_val": None, "elapsed_s": 0.0, "train_s": 0.0, "images_seen": 0}
-    state = load_checkpoint(checkpoint_path, map_location=device)
-    parts.model.load_state_dict(state["model"])
-    parts.distiller.load_state_dict(state["distiller"])
-    parts.optimizer.load_state_dict(state["optimizer"])
-    parts.scheduler.load_state_dict(state["scheduler"])
-    if parts.scaler is not None and state["scaler"] is not None:
-        parts.scaler.load_state_dict(state["scaler"])
+    state = runstore.read_store_file(checkpoint_path, lambda path: _restore(parts, path, device))
     progress = state["progress"]
     if context.is_main:
         restore_rng_state(state["rng"])
@@ -173,6 +180,20 @@ def _resume(parts: _Parts, cfg: RunConfig, directory: Path, context: DistContext
     else:
         seed_everything(cfg.seed + 1000 * (progress["epoch"] + 1) + context.rank)
     return progress
+
+
+def _restore(parts: _Parts, path: Path, device: torch.device) -> dict[str, Any]:
+    """Load the training state at ``path`` into ``parts``; returns the checkpoint."""
+    state = load_checkpoint(path, map_location=device)
+    parts.model.load_state_dict(state["model"])
+    parts.distiller.load_state_dict(state["distiller"])
+    parts.optimizer.load_state_dict(state["optimizer"])
+    parts.scheduler.load_state_dict(state["scheduler"])
+    if parts.scaler is not None and state["scaler"] is not None:
+        parts.scaler.load_state_dict(state["scaler"])
+    if not isinstance(state.get("progress"), dict) or "epoch" not in state["progress"]:
+        raise ValueError("no progress record")
+    return state
 
 
 def _training_modules(parts: _Parts, cfg: RunConfig, context: DistContext, device: torch.device) -> tuple[nn.Module, nn.Module]:
@@ -183,7 +204,7 @@ def _training_modules(parts: _Parts, cfg: RunConfig, context: DistContext, devic
         device_ids = [device.index] if device.type == "cuda" else None
         if cfg.sync_bn:
             if device.type != "cuda":
-                raise ValueError("sync_bn needs CUDA (SyncBatchNorm has no CPU kernel); set sync_bn=false")
+                raise ConfigError("sync_bn needs CUDA (SyncBatchNorm has no CPU kernel); set sync_bn=false")
             student = nn.SyncBatchNorm.convert_sync_batchnorm(student)
         student = DistributedDataParallel(student, device_ids=device_ids)
         if any(p.requires_grad for p in distiller.parameters()):
@@ -194,8 +215,16 @@ def _training_modules(parts: _Parts, cfg: RunConfig, context: DistContext, devic
 
 
 def _fit(cfg: RunConfig, directory: Path, context: DistContext, device: torch.device) -> dict[str, Any]:
+    try:
+        return _train(cfg, directory, context, device)
+    except BaseException:
+        if context.is_main:
+            runstore.discard_unstarted(directory)
+        raise
+
+
+def _train(cfg: RunConfig, directory: Path, context: DistContext, device: torch.device) -> dict[str, Any]:
     if context.is_main:
-        directory.mkdir(parents=True, exist_ok=True)
         runstore.write_config(directory, cfg)
     parts = _build(cfg, context, device)
     barrier(context)
@@ -229,7 +258,7 @@ def _fit(cfg: RunConfig, directory: Path, context: DistContext, device: torch.de
             )
         except NonFiniteLossError as error:
             last_good = f"{checkpoint_path} (after epoch {epoch - 1})" if checkpoint_path.is_file() else "none yet"
-            raise RuntimeError(f"{error}; run {name}; last good checkpoint: {last_good}") from error
+            raise TrainingDiverged(f"{error}; run {name}; last good checkpoint: {last_good}") from error
         train_s = time.perf_counter() - started
         _sync_buffers(parts.model, context)
         val = None

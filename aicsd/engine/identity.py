@@ -7,6 +7,10 @@ without a teacher leaves out the teacher fields. A student distilling from the d
 (``teacher_checkpoint`` None) hashes that teacher's run id instead. The resolved method, with
 every weight, temperature and ALW form, is part of the hash: changing a default weight changes
 the ids of exactly the runs that use it.
+
+The data is part of the hash through its fingerprint (:func:`run_data`), not its folder: moving
+a dataset keeps its run ids, another dataset (another generator seed, other split lists, other
+files) at the same or another path gets new ones. A student's teacher run id carries it too.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ import dataclasses
 import hashlib
 import json
 
+from aicsd.data.identity import DataFingerprint, dataset_fingerprint
 from aicsd.engine.config import RunConfig
 from aicsd.engine.profiles import teacher_config
 
-__all__ = ["EXECUTION_FIELDS", "config_hash", "run_id"]
+__all__ = ["EXECUTION_FIELDS", "config_hash", "run_data", "run_id"]
 
 EXECUTION_FIELDS = frozenset({"profile", "quiet", "num_workers", "threads", "output_dir", "data_root", "device", "compile"})
 """Fields that do not change a run's numbers."""
@@ -35,8 +40,16 @@ def config_hash(cfg: RunConfig) -> str:
     payload = {name: value for name, value in dataclasses.asdict(cfg).items() if name not in dropped}
     if cfg.uses_teacher and cfg.teacher_checkpoint is None:
         payload["teacher_run"] = run_id(teacher_config(cfg))
+    payload["data"] = run_data(cfg).digest
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def run_data(cfg: RunConfig) -> DataFingerprint:
+    """The fingerprint of the splits ``cfg`` trains, validates and tests on, under ``cfg.data_root``
+    (:func:`aicsd.data.identity.dataset_fingerprint`). Raises what reading the dataset raises."""
+    splits = tuple(split for split in (cfg.train_split, cfg.val_split, cfg.test_split) if split is not None)
+    return dataset_fingerprint(cfg.dataset, cfg.data_root, splits)
 
 
 def run_id(cfg: RunConfig) -> str:

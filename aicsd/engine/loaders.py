@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import random
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
-from aicsd.data import build_dataset, ensure_synthetic
+from aicsd.data import build_dataset
+from aicsd.data.synthetic import generate_if_absent
 from aicsd.data.transforms import eval_transforms, pad_collate, train_transforms
 from aicsd.engine.config import RunConfig
 from aicsd.engine.distributed import DistContext, barrier
@@ -39,7 +39,8 @@ def take_first(dataset: Dataset, count: int | None) -> Dataset:
 def build_datasets(cfg: RunConfig, context: DistContext) -> tuple[Dataset, Dataset]:
     """Train (random scale crop + flip) and val (eval transforms) datasets of ``cfg``.
 
-    The synthetic dataset is generated (default size) when ``data_root`` holds none.
+    The synthetic dataset is generated (default size) when ``data_root`` holds none; an existing
+    one is never regenerated here (a missing split list is reported, nothing is deleted).
     """
     def build() -> tuple[Dataset, Dataset]:
         train_tf = train_transforms(cfg.crop_size, scale_range=cfg.scale_range)
@@ -52,10 +53,7 @@ def build_datasets(cfg: RunConfig, context: DistContext) -> tuple[Dataset, Datas
 
     if cfg.dataset == "synthetic":
         if context.is_main:
-            try:
-                build()
-            except FileNotFoundError:
-                ensure_synthetic(Path(cfg.data_root))
+            generate_if_absent(cfg.data_root)
         barrier(context)
     return build()
 

@@ -9,20 +9,29 @@ A run folder holds
 - ``result.json``: written atomically at the end. Its presence marks the run as finished.
 
 Everything that reads a run goes through this module: the trainer, ``python -m aicsd runs`` and
-``evaluate``, :mod:`aicsd.results` and the book.
+``evaluate``, :mod:`aicsd.results` and the book. Each file is parsed by :func:`read_store_file`,
+which turns a torn or garbled file into a CorruptFileError naming it and saying what to do.
+``config.json`` also records the data the run used (:func:`aicsd.engine.identity.run_data`).
+
+A process trains a run while holding :func:`run_lock` (``fcntl.flock`` on ``<run>/.lock``): a
+second process on the same run waits, then finds the run finished. The OS releases the lock of a
+process that dies, so a killed run never leaves a stale lock.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import os
 import platform
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -31,28 +40,34 @@ from torch.utils.data import DataLoader
 from aicsd.engine.checkpoint import atomic_write_bytes, atomic_write_json, load_checkpoint
 from aicsd.engine.config import RunConfig
 from aicsd.engine.distributed import DistContext, resolve_device
-from aicsd.engine.identity import run_id
+from aicsd.engine.identity import run_data, run_id
 from aicsd.engine.loaders import build_eval_dataset, take_first
 from aicsd.engine.loops import evaluate, select_precision
 from aicsd.engine.networks import build_student
 from aicsd.data.transforms import pad_collate
+from aicsd.errors import CorruptFileError
 from aicsd.losses import MethodConfig
 from aicsd.paths import REPO_ROOT
 
 __all__ = [
     "CHECKPOINT",
     "CONFIG",
+    "LOCK",
     "METRICS",
     "RESULT",
     "append_metrics",
+    "discard_unstarted",
     "environment_info",
     "evaluate_run",
     "finished_runs",
     "load_network",
+    "read_checkpoint",
     "read_config",
     "read_metrics",
     "read_result",
+    "read_store_file",
     "run_dir",
+    "run_lock",
     "truncate_metrics",
     "write_config",
     "write_result",
@@ -62,6 +77,7 @@ CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 CHECKPOINT = "checkpoint.pt"
 RESULT = "result.json"
+LOCK = ".lock"
 
 _PACKAGES = ("torch", "torchvision", "numpy", "pandas", "pillow", "torchmetrics")
 
@@ -73,9 +89,47 @@ def run_dir(run: Run) -> Path:
     return Path(run.output_dir) / run_id(run) if isinstance(run, RunConfig) else Path(run)
 
 
+T = TypeVar("T")
+
+_REMEDY = {
+    CHECKPOINT: "delete it to train the run again from its first epoch, or delete the run folder {folder}",
+    METRICS: "delete the run folder {folder} to train the run again",
+    RESULT: "delete it and rerun: the result is computed again from the last checkpoint (or delete the run folder {folder})",
+}
+_DEFAULT_REMEDY = "delete the run folder {folder} to train the run again"
+
+
+def read_store_file(path: Path, parse: Callable[[Path], T]) -> T:
+    """``parse(path)`` for a file of a run folder: every reader of the store goes through here.
+
+    Anything ``parse`` raises other than an OSError (a missing or unreadable file) means the file
+    is corrupt: it becomes a CorruptFileError naming ``path``, the reason and what to do.
+    """
+    try:
+        return parse(path)
+    except OSError:
+        raise
+    except Exception as error:  # a torn or garbled file fails in whatever way its parser does
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        if not isinstance(error, CorruptFileError):
+            reason = f"{path} is corrupt ({type(error).__name__}: {reason})"
+        finished = path.name != RESULT and (path.parent / RESULT).exists()
+        remedy = (_DEFAULT_REMEDY if finished else _REMEDY.get(path.name, _DEFAULT_REMEDY)).format(folder=path.parent)
+        raise CorruptFileError(path, f"{reason}; {remedy}") from None
+
+
 def write_config(directory: Path, cfg: RunConfig) -> None:
-    """Write ``config.json`` (all fields, including the execution-only ones)."""
-    atomic_write_json(directory / CONFIG, dataclasses.asdict(cfg))
+    """Write ``config.json``: all fields (the execution-only ones too) and ``data``, the dataset's
+    fingerprint and image counts (:func:`aicsd.engine.identity.run_data`)."""
+    atomic_write_json(directory / CONFIG, {**dataclasses.asdict(cfg), "data": run_data(cfg).to_dict()})
+
+
+def _parse_config(path: Path) -> RunConfig:
+    fields = json.loads(path.read_text())
+    fields.pop("data", None)
+    fields["scale_range"] = tuple(fields["scale_range"])
+    fields["distillation"] = MethodConfig.from_dict(fields["distillation"])
+    return RunConfig(**fields)
 
 
 def read_config(run: Run) -> RunConfig:
@@ -83,33 +137,68 @@ def read_config(run: Run) -> RunConfig:
     path = run_dir(run) / CONFIG
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: {path.parent} is not a run directory")
-    fields = json.loads(path.read_text())
-    fields["scale_range"] = tuple(fields["scale_range"])
-    fields["distillation"] = MethodConfig.from_dict(fields["distillation"])
-    return RunConfig(**fields)
+    return read_store_file(path, _parse_config)
 
 
 def append_metrics(directory: Path, record: dict[str, Any]) -> None:
-    """Append one epoch's ``record`` as a JSON line to ``metrics.jsonl`` (flushed and fsync'ed)."""
-    with open(directory / METRICS, "a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record, sort_keys=True) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
+    """Append one epoch's ``record`` as a JSON line to ``metrics.jsonl`` (one write, fsync'ed)."""
+    line = (json.dumps(record, sort_keys=True) + "\n").encode()
+    fd = os.open(directory / METRICS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _parse_metrics(path: Path) -> list[dict[str, Any]]:
+    """The complete lines of ``metrics.jsonl``; a last line without its newline is torn (a write
+    cut short by a kill) and left out; a complete line that is not an epoch record is corrupt."""
+    lines = path.read_text(encoding="utf-8").split("\n")
+    records = []
+    for number, line in enumerate(lines[:-1], start=1):  # lines[-1]: "" or the torn tail
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict) or not isinstance(record.get("epoch"), int):
+                raise ValueError("not an epoch record")
+        except ValueError as error:
+            raise ValueError(f"line {number}: {error}") from None
+        records.append(record)
+    return records
 
 
 def read_metrics(run: Run) -> list[dict[str, Any]]:
-    """All epoch records of ``metrics.jsonl`` (empty when the file does not exist)."""
+    """All epoch records of ``metrics.jsonl`` (empty when the file does not exist).
+
+    A torn last line (no newline: the process was killed while writing it) is left out; resuming
+    the run removes it. Raises CorruptFileError naming the file and line for any other bad line.
+    """
     path = run_dir(run) / METRICS
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return read_store_file(path, _parse_metrics)
 
 
 def truncate_metrics(directory: Path, epochs_done: int) -> None:
-    """Keep only the records of epochs ``< epochs_done`` (used when resuming from a checkpoint)."""
+    """Keep only the records of epochs ``< epochs_done`` (and drop a torn last line).
+
+    The trainer calls it when it resumes, with the checkpoint's epochs or 0 without a checkpoint,
+    so that every epoch it trains again appears once.
+    """
+    if not (directory / METRICS).exists():
+        return
     kept = [record for record in read_metrics(directory) if record["epoch"] < epochs_done]
     text = "".join(json.dumps(record, sort_keys=True) + "\n" for record in kept)
     atomic_write_bytes(directory / METRICS, text.encode())
+
+
+def _parse_result(path: Path) -> dict[str, Any]:
+    result = json.loads(path.read_text())
+    if not isinstance(result, dict) or "final" not in result:
+        raise ValueError("not a run result")
+    return result
 
 
 def read_result(run: Run) -> dict[str, Any] | None:
@@ -117,7 +206,100 @@ def read_result(run: Run) -> dict[str, Any] | None:
     path = run_dir(run) / RESULT
     if not path.is_file():
         return None
-    return json.loads(path.read_text())
+    return read_store_file(path, _parse_result)
+
+
+def _parse_checkpoint(path: Path, map_location: torch.device | str | None = "cpu") -> dict[str, Any]:
+    state = load_checkpoint(path, map_location=map_location)
+    missing = [key for key in ("model", "epoch") if key not in state]
+    if missing:
+        raise ValueError(f"{path} is not a training checkpoint: no {', '.join(missing)}")
+    return state
+
+
+def read_checkpoint(run: Run, map_location: torch.device | str | None = "cpu") -> dict[str, Any]:
+    """The training state in the run's ``checkpoint.pt`` (FileNotFoundError when there is none)."""
+    path = run_dir(run) / CHECKPOINT
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}: train the run first")
+    return read_store_file(path, lambda file: _parse_checkpoint(file, map_location))
+
+
+def _announce(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _lock_holder(path: Path) -> str:
+    try:
+        pid = path.read_text().strip()
+    except OSError:
+        pid = ""
+    return f"process {pid}" if pid.isdigit() else "another process"
+
+
+def _make_folder(directory: Path) -> None:
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except PermissionError:
+        raise PermissionError(
+            f"cannot create the run folder {directory}: permission denied; choose a writable run store "
+            "(--output-dir / output_dir)"
+        ) from None
+
+
+@contextmanager
+def run_lock(directory: Path, *, announce: Callable[[str], None] = _announce) -> Iterator[None]:
+    """Hold the lock of the run in ``directory`` (created if needed) for the block.
+
+    When another process holds it, ``announce`` says which one, once, and the call waits until it
+    ends (Ctrl-C stops waiting). The lock file holds the holder's process id.
+    """
+    path = directory / LOCK
+    while True:
+        _make_folder(directory)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except PermissionError:
+            raise PermissionError(f"cannot write {path}: permission denied; choose a writable run store (--output-dir)") from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                announce(f"run {directory.name} is being trained by {_lock_holder(path)}; waiting for it to finish")
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            try:  # the holder may have discarded the folder (a failed start) while this one waited
+                current = os.stat(path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                current = False
+        except BaseException:
+            os.close(fd)
+            raise
+        if current:
+            break
+        os.close(fd)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+def discard_unstarted(directory: Path) -> bool:
+    """Remove the folder of a run that failed before its first checkpoint (call it holding :func:`run_lock`).
+
+    A folder holding a checkpoint or a result, or files this module does not write, is kept.
+    Returns whether the folder was removed.
+    """
+    if (directory / CHECKPOINT).exists() or (directory / RESULT).exists():
+        return False
+    for name in (CONFIG, METRICS, LOCK):
+        (directory / name).unlink(missing_ok=True)
+    try:
+        directory.rmdir()
+    except OSError:
+        return False
+    return True
 
 
 def write_result(directory: Path, result: dict[str, Any]) -> None:
@@ -139,12 +321,10 @@ def load_network(run: Run, device: str | torch.device = "cpu") -> nn.Module:
     Raises FileNotFoundError naming the checkpoint when the run has none yet.
     """
     directory = run_dir(run)
-    checkpoint = directory / CHECKPOINT
-    if not checkpoint.is_file():
-        raise FileNotFoundError(f"no checkpoint at {checkpoint}: train the run first")
+    state = read_checkpoint(directory)
     cfg = read_config(directory)
     model = build_student(cfg, pretrained=False)
-    model.load_state_dict(load_checkpoint(checkpoint)["model"])
+    model.load_state_dict(state["model"])
     return model.eval().to(device)
 
 
@@ -173,7 +353,7 @@ def evaluate_run(
     """
     directory = run_dir(run)
     cfg = read_config(directory)
-    state = load_checkpoint(directory / CHECKPOINT)
+    state = read_checkpoint(directory)
     split = split or cfg.val_split
     cfg = dataclasses.replace(cfg, eval_mode=eval_mode or cfg.eval_mode, eval_size=eval_size or cfg.eval_size)
     device_ = resolve_device(device, DistContext())

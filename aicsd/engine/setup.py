@@ -14,6 +14,7 @@ from aicsd.engine.checkpoint import load_checkpoint
 from aicsd.engine.config import RunConfig
 from aicsd.engine.networks import build_network
 from aicsd.engine.profiles import teacher_config
+from aicsd.errors import ConfigError
 
 __all__ = ["load_teacher", "make_optimizer", "poly_factor", "teacher_checkpoint_path"]
 
@@ -42,17 +43,37 @@ def _state_dict_of(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
     return checkpoint["model"] if "model" in checkpoint else checkpoint
 
 
+def _mismatch(expected: dict[str, torch.Tensor], found: dict[str, Any]) -> str:
+    """``""`` when ``found`` has exactly the tensors of ``expected``, else a one-line summary."""
+    missing = [key for key in expected if key not in found]
+    unexpected = [key for key in found if key not in expected]
+    reshaped = [
+        f"{key} {tuple(found[key].shape)} vs {tuple(value.shape)}"
+        for key, value in expected.items()
+        if key in found and getattr(found[key], "shape", None) != value.shape
+    ]
+    parts = [
+        f"{len(items)} {what}, e.g. {items[0]}"
+        for items, what in ((missing, "missing tensors"), (unexpected, "unexpected tensors"), (reshaped, "of another shape"))
+        if items
+    ]
+    return "; ".join(parts)
+
+
 def load_teacher(cfg: RunConfig, device: torch.device) -> tuple[nn.Module, Path]:
     """The teacher of student ``cfg`` on ``device``, frozen unless ``teacher_train_mode``; and its path."""
     path = teacher_checkpoint_path(cfg)
     teacher = build_network(cfg, cfg.teacher_backbone, cfg.teacher_width_multiplier, pretrained=False)
-    try:
-        teacher.load_state_dict(_state_dict_of(load_checkpoint(path)))
-    except RuntimeError as error:
-        raise ValueError(
+    state = load_checkpoint(path) if cfg.teacher_checkpoint is not None else runstore.read_store_file(path, load_checkpoint)
+    weights = _state_dict_of(state)
+    mismatch = _mismatch(teacher.state_dict(), weights)
+    if mismatch:
+        raise ConfigError(
             f"teacher checkpoint {path} does not fit a {cfg.teacher_backbone} teacher with width "
-            f"{cfg.teacher_width_multiplier} and {cfg.num_classes} classes: {error}"
-        ) from error
+            f"{cfg.teacher_width_multiplier:g} and {cfg.num_classes} classes ({mismatch}); set teacher_backbone "
+            "(--teacher-backbone) and teacher_width_multiplier to those it was trained with"
+        )
+    teacher.load_state_dict(weights)
     teacher.requires_grad_(cfg.teacher_train_mode)
     return teacher.to(device), path
 

@@ -6,7 +6,10 @@ Each ``notebooks/NN_*.ipynb`` runs with the given parameters into ``book/_execut
 temporary file first, moved into place only when the whole notebook succeeded). Training runs are
 cached in the run store, so after an interruption a second call re-executes the notebooks but not
 the finished runs. On failure the partial notebook is kept as ``<name>.failed.ipynb`` and the
-failing notebook, cell and error are printed. Timings go to ``book/_executed/timings.json``.
+failing notebook, cell and error are printed: the cell's number as a reader counts it in the stored
+notebook and in the failed copy (which has papermill's injected-parameters cell in addition). A
+kernel that dies (a crash, ``os._exit``, the machine out of memory) is reported the same way.
+Timings go to ``book/_executed/timings.json``.
 """
 
 from __future__ import annotations
@@ -37,7 +40,11 @@ def notebooks_in_order(folder: Path = NOTEBOOKS) -> list[Path]:
 
 
 def execute(notebook: Path, output_dir: Path, parameters: dict[str, object]) -> float:
-    """Run one notebook into ``output_dir``; returns its wall time in seconds."""
+    """Run one notebook into ``output_dir``; returns its wall time in seconds.
+
+    Raises NotebookFailed when a cell raises or the kernel dies (the partial copy is kept as
+    ``<name>.failed.ipynb``).
+    """
     target = output_dir / notebook.name
     partial = output_dir / f"{notebook.stem}.partial.ipynb"
     failed = output_dir / f"{notebook.stem}.failed.ipynb"
@@ -46,7 +53,9 @@ def execute(notebook: Path, output_dir: Path, parameters: dict[str, object]) -> 
         papermill.execute_notebook(
             str(notebook), str(partial), parameters=parameters, progress_bar=False, cwd=str(notebook.parent)
         )
-    except PapermillExecutionError as error:
+    except Exception as error:  # a cell's exception, or the kernel's death (nbclient's DeadKernelError)
+        if not partial.exists():
+            raise
         os.replace(partial, failed)
         raise NotebookFailed(notebook, failed, error) from None
     hide_default_parameters(partial)
@@ -67,16 +76,49 @@ def hide_default_parameters(path: Path) -> None:
         nbformat.write(notebook, path)
 
 
-class NotebookFailed(RuntimeError):
-    """A notebook raised: names the notebook, the cell and the error, and where the partial copy is."""
+_ADDED_TAGS = ("injected-parameters", "papermill-error-cell-tag")
+"""Tags of the cells papermill adds to an executed copy: the parameters it ran with, error banners."""
 
-    def __init__(self, notebook: Path, partial: Path, error: PapermillExecutionError) -> None:
-        source = error.source.strip().splitlines()
-        first_line = source[0] if source else ""
+
+def failed_cell(executed: Path) -> tuple[int, int, str] | None:
+    """Where the execution in ``executed`` stopped: ``(number in the stored notebook, number in the
+    executed copy, first source line)``, numbers counted from 1 over all cells as a reader sees them.
+
+    The cell is the last one that started (papermill's ``start_time``): the one that raised, or
+    that was running when the kernel died. ``None`` when no cell started.
+    """
+    cells = nbformat.read(executed, as_version=4).cells
+    started = [i for i, cell in enumerate(cells) if cell.metadata.get("papermill", {}).get("start_time")]
+    if not started:
+        return None
+    index = started[-1]
+    added = sum(any(tag in cell.metadata.get("tags", []) for tag in _ADDED_TAGS) for cell in cells[:index])
+    source = cells[index].source.strip().splitlines()
+    return index + 1 - added, index + 1, source[0] if source else ""
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised or its kernel died: names the notebook, the cell (numbered as in the
+    stored notebook and in the failed copy) and the error, and where the failed copy is."""
+
+    def __init__(self, notebook: Path, failed: Path, error: Exception) -> None:
+        where = failed_cell(failed)
+        if isinstance(error, PapermillExecutionError):
+            what = f"{error.ename}: {error.evalue}"
+        else:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            what = f"{type(error).__name__}: {reason}" if reason else type(error).__name__
+            if "DeadKernel" in type(error).__name__:
+                what = f"the kernel died ({what}): a crash, os._exit, or the machine out of memory"
+        if where is None:
+            place, line = "before its first cell", ""
+        else:
+            stored, executed, first = where
+            place = f"in cell {stored} of {notebook} (cell {executed} of the failed copy)"
+            line = f"  {first}\n"
         super().__init__(
-            f"{notebook.name} failed in cell {error.cell_index} (execution count {error.exec_count}):\n"
-            f"  {first_line}\n  {error.ename}: {error.evalue}\n"
-            f"The executed part is in {partial}; fix the cause and run again: finished training runs are kept."
+            f"{notebook.name} failed {place}:\n{line}  {what}\n"
+            f"The executed part is in {failed}; fix the cause and run again: finished training runs are kept."
         )
 
 
@@ -107,6 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         except NotebookFailed as failure:
             print(f"FAILED: {failure}", file=sys.stderr)
             return 1
+        except KeyboardInterrupt:
+            print(f"interrupted in {notebook.name}; run again to resume: finished training runs are kept", file=sys.stderr)
+            return 130
         print(f"    done in {timings[notebook.name]:.0f} s", flush=True)
     record = {
         **parameters,
