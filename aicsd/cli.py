@@ -3,8 +3,9 @@
     python -m aicsd make-synthetic [--root PATH]
     python -m aicsd train-teacher --profile cpu [--set field=value ...]
     python -m aicsd distill --profile cpu --method aicsd --seed 1 [--set field=value ...]
-    python -m aicsd evaluate RUN_DIR [--eval-mode full]
-    python -m aicsd runs [--root runs] [--by method backbone]
+    python -m aicsd distill --teacher-run RUN_DIR_OR_ID ...   (a finished teacher run, any recipe)
+    python -m aicsd evaluate RUN [--data-root DIR] [--split test] [--eval-mode full] [--eval-size N]
+    python -m aicsd runs [--root runs] [--by method backbone] [--metric miou] [--per-class]
 
 A usage or user error (unknown profile, field, method, backbone or dataset, a value out of range,
 missing or broken data, a missing teacher run, an unreadable run file, a folder that cannot be
@@ -24,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from aicsd.data import DEFAULT_SYNTHETIC_ROOT, make_synthetic
-from aicsd.engine import PROFILES, RunConfig, distill, evaluate_run, load_profile, train_teacher
+from aicsd.data import dataset_splits
+from aicsd.engine import PROFILES, RunConfig, distill, load_profile, runstore, train_teacher
 from aicsd.errors import UserError
 from aicsd.losses import METHODS, override_names
 from aicsd.paths import RUNS_ROOT
-from aicsd.results import format_mean_std, load_runs, summarise
+from aicsd.results import evaluations_per_class, evaluations_table, load_evaluations, load_runs, per_class_table, runs_table
 
 __all__ = ["build_parser", "main"]
 
@@ -120,6 +122,12 @@ def _add_run_arguments(parser: argparse.ArgumentParser, *, student: bool) -> Non
         parser.add_argument("--method", help=f"one of {', '.join(METHODS)}")
         parser.add_argument("--teacher-backbone")
         parser.add_argument("--teacher-checkpoint", help="teacher weights (default: the profile's teacher run)")
+        parser.add_argument(
+            "--teacher-run",
+            metavar="RUN_DIR_OR_ID",
+            help="a finished teacher run (its folder, or its id in --output-dir), whatever its recipe; its "
+            "backbone and width become the teacher's (default: the profile's teacher run)",
+        )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.add_argument(
         "--set",
@@ -154,24 +162,39 @@ def build_parser() -> argparse.ArgumentParser:
     student = commands.add_parser("distill", help="train (or resume) a student run with a distillation method")
     _add_run_arguments(student, student=True)
 
-    evaluate = commands.add_parser("evaluate", help="evaluate a run's checkpoint")
-    evaluate.add_argument("run", help="run directory (holding config.json and checkpoint.pt)")
-    evaluate.add_argument("--split", help="dataset split (default: the run's val split)")
-    evaluate.add_argument("--eval-mode", choices=("released", "full"), help="default: the run's")
-    evaluate.add_argument("--eval-size", type=int, help="shorter side for --eval-mode released")
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="evaluate a run's checkpoint; the result is stored in the run's evaluations/ folder and listed by `runs`",
+    )
+    evaluate.add_argument("run", help="run folder (holding config.json and checkpoint.pt) or run id in --root")
+    evaluate.add_argument("--root", help="run store to find a run id in (default: <repo>/runs)")
+    evaluate.add_argument("--data-root", help="dataset folder of the same layout (default: the run's data_root)")
+    evaluate.add_argument("--split", help="dataset split, e.g. val or test (default: the run's val split)")
+    evaluate.add_argument(
+        "--eval-mode",
+        choices=("released", "full"),
+        help="released: images and labels resized to shorter side --eval-size (labels nearest); "
+        "full: original resolution (default: the run's)",
+    )
+    evaluate.add_argument("--eval-size", type=int, help="shorter side for --eval-mode released (default: the run's)")
     evaluate.add_argument("--device", default="auto")
 
     runs = commands.add_parser("runs", help="table of finished runs (mean, std, n over seeds)")
     runs.add_argument("--root", help="run store (default: <repo>/runs)")
     runs.add_argument(
-        "--by", nargs="+", default=["dataset", "kind", "backbone", "method", "split"], help="columns to group by"
+        "--by",
+        nargs="+",
+        default=["dataset", "kind", "backbone", "method"],
+        help="columns to group by; runs are further grouped by every result-changing field that differs "
+        "within a group (shown) and by recipe (the config hash without the seed), so only seeds are pooled",
     )
     runs.add_argument(
         "--metric",
         default="miou",
-        help="metric column (default: miou, final weights on the reported split: test where the run has one, else val; "
-        "also val_miou, test_miou, pixel_accuracy ...)",
+        help="miou (default), pixel_accuracy, mean_class_accuracy or fwiou: one column for the val split and "
+        "one for the held-out test split (final weights); or any single column: val_miou, best_val_miou, wall_time_s ...",
     )
+    runs.add_argument("--per-class", action="store_true", help="also per-class IoU with class names, per split")
     for command in commands.choices.values():
         command.set_defaults(command_parser=command)
     return parser
@@ -189,7 +212,23 @@ def _run_config(args: argparse.Namespace, kind: str) -> RunConfig:
             overrides[field] = value
     if args.quiet:
         overrides["quiet"] = True
+    if kind == "student" and args.teacher_run is not None:
+        overrides.update(_teacher_run_fields(args.teacher_run, overrides))
     return load_profile(args.profile, kind=kind, **overrides)
+
+
+def _teacher_run_fields(run: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """``teacher_run`` (the id when the run lies in the student's run store, else its absolute folder),
+    ``teacher_backbone`` and ``teacher_width_multiplier`` of the teacher run ``run`` (folder or id)."""
+    store = Path(overrides.get("output_dir", RunConfig.output_dir))
+    folder = runstore.find_run(run, store)
+    teacher = runstore.read_config(folder)
+    in_store = folder.resolve().parent == store.resolve()
+    fields = {"teacher_backbone": teacher.backbone, "teacher_width_multiplier": teacher.width_multiplier}
+    clashes = [f"{name}={overrides[name]}" for name, value in fields.items() if overrides.get(name, value) != value]
+    if clashes:
+        raise ValueError(f"--teacher-run {run} is a {teacher.backbone} at width {teacher.width_multiplier:g}; drop {', '.join(clashes)}")
+    return {"teacher_run": folder.name if in_store else str(folder.resolve()), **fields}
 
 
 def _print_json(obj: Any) -> None:
@@ -228,22 +267,68 @@ def _dispatch(args: argparse.Namespace) -> int:
         _print_json(_summary(result))
         return 0
     if args.command == "evaluate":
-        metrics = evaluate_run(
-            args.run, split=args.split, eval_mode=args.eval_mode, eval_size=args.eval_size, device=args.device
-        )
-        _print_json(metrics)
-        return 0
-    runs = load_runs(Path(args.root) if args.root else RUNS_ROOT)
+        return _evaluate(args, parser)
+    return _runs(args, parser)
+
+
+def _evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``evaluate``: score a run, store the result in its folder, print it (JSON) and where it went."""
+    if args.eval_mode == "full" and args.eval_size is not None:
+        parser.error("--eval-size sets the shorter side of --eval-mode released; full mode scores the original resolution")
+    folder = runstore.find_run(args.run, args.root or RUNS_ROOT)
+    dataset = runstore.read_config(folder).dataset
+    if args.split is not None and args.split not in dataset_splits(dataset):
+        parser.error(f"unknown split {args.split!r} of {dataset}; valid: {', '.join(dataset_splits(dataset))}")
+    record = runstore.record_evaluation(
+        folder, split=args.split, eval_mode=args.eval_mode, eval_size=args.eval_size, data_root=args.data_root, device=args.device
+    )
+    _print_json(record)
+    print(f"{record['split']} of {record['data_root']}: {record['labels']}; stored in {record['path']}", file=sys.stderr)
+    return 0
+
+
+_METRIC_PREFIXES = ("best_val_", "val_", "test_")
+
+
+def _runs(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``runs``: the table of finished runs (val and test), stored evaluations, per-class IoU on request."""
+    root = Path(args.root) if args.root else RUNS_ROOT
+    runs = load_runs(root)
     if runs.empty:
         print("no finished runs")
         return 0
     try:
-        summary = summarise(runs, by=args.by, metric=args.metric)
+        table = runs_table(runs, args.by, args.metric)
     except ValueError as error:
         parser.error(str(error))
-    print(f"{args.metric} (%), mean ± std over runs; final weights; split: the reported one (test where a run has it)")
-    print(summary.assign(**{f"{args.metric} (%)": format_mean_std(summary)}).drop(columns=["mean", "std"]).to_string())
+    print(
+        f"Finished runs in {root}: mean ± std over the runs of one recipe (every field that changes results but "
+        "the seed; differing fields are shown), n runs; final weights. [split ...] names each column's split: "
+        "val = validation, test = held-out test (- where the data root has no labelled test split)."
+    )
+    print(table.to_string())
+    evaluations = load_evaluations(root)
+    metric = next((args.metric[len(p):] for p in _METRIC_PREFIXES if args.metric.startswith(p)), args.metric)
+    if not evaluations.empty and metric in evaluations.columns:
+        print(f"\nStored evaluations (python -m aicsd evaluate): {metric}, mean ± std over the runs of a recipe")
+        print(evaluations_table(evaluations, args.by, metric).to_string())
+    if args.per_class:
+        _print_per_class(runs, evaluations, args.by)
     return 0
+
+
+def _print_per_class(runs: Any, evaluations: Any, by: list[str]) -> None:
+    """Per-class IoU tables (%): per dataset, for val, test and each stored evaluation protocol."""
+    for dataset, group in runs.groupby("dataset"):
+        for column, split in (("val_per_class_iou", "val"), ("test_per_class_iou", "test")):
+            if group[column].notna().any():
+                print(f"\nPer-class IoU (%), {dataset}, split {split}, final weights:")
+                print(per_class_table(group, by, column).round(2).to_string())
+    if evaluations.empty:
+        return
+    for dataset, group in evaluations.groupby("dataset"):
+        print(f"\nPer-class IoU (%), {dataset}, stored evaluations (.../split/eval_mode/eval_size/data_fingerprint recipe):")
+        print(evaluations_per_class(group, by).round(2).to_string())
 
 
 INTERRUPTED = "aicsd: interrupted; rerun the same command to resume (finished epochs and runs are kept)"

@@ -219,3 +219,70 @@ def test_python_dash_m_entry_point():
     )
     assert completed.returncode == 2
     assert "unknown distillation method 'nope'" in completed.stderr
+
+
+def test_teacher_run_lets_a_student_distil_from_a_teacher_of_another_recipe(tmp_path, capsys):
+    from aicsd.data import make_synthetic
+    from aicsd.engine import read_config
+
+    data, runs = make_synthetic(tmp_path / "data", num_train=8, num_val=4, num_test=2, image_size=(32, 40)), tmp_path / "runs"
+    common = ["--profile", "smoke", "--data-root", str(data), "--output-dir", str(runs), "--device", "cpu", "--quiet"]
+    assert main(["train-teacher", *common, "--epochs", "2"]) == 0
+    teacher = json.loads(capsys.readouterr().out)["run_id"]
+    assert main(["distill", *common, "--method", "kd"]) != 0
+    hint = capsys.readouterr().err
+    assert f"--data-root {data}" in hint and f"--output-dir {runs}" in hint and "--teacher-run" in hint
+    assert f"finished teacher runs on synthetic in {runs}: {teacher} (2 epochs" in hint
+    assert main(["distill", *common, "--method", "kd", "--teacher-run", teacher]) == 0
+    student = json.loads(capsys.readouterr().out)["run_id"]
+    assert read_config(runs / student).teacher_run == teacher
+    assert main(["distill", *common, "--method", "kd", "--teacher-run", str(runs / teacher)]) == 0
+    assert json.loads(capsys.readouterr().out)["run_id"] == student  # the id, not the folder, is hashed
+    assert main(["distill", *common, "--method", "kd", "--teacher-run", teacher, "--teacher-backbone", "resnet50"]) == 2
+    assert "is a resnet18" in capsys.readouterr().err
+
+
+def test_evaluate_on_another_root_and_split_is_stored_and_listed_by_runs(tmp_path, capsys):
+    from pathlib import Path
+
+    from aicsd.data import dataset_info
+    from test_data_camvid import write_camvid
+
+    data = write_camvid(tmp_path / "camvid", {"train": 8, "val": 4})
+    second = write_camvid(tmp_path / "camvid-full", {"test": 2}, size=(36, 48), seed=1)
+    runs = tmp_path / "runs"
+    common = ["--profile", "smoke", "--dataset", "camvid", "--data-root", str(data), "--output-dir", str(runs), "--device", "cpu", "--quiet"]
+    assert main(["train-teacher", *common]) == 0
+    run = json.loads(capsys.readouterr().out)["run_id"]
+    argv = ["evaluate", run, "--root", str(runs), "--data-root", str(second), "--split", "test", "--device", "cpu"]
+    assert main([*argv, "--eval-mode", "full"]) == 0
+    out, err = capsys.readouterr()
+    record = json.loads(out)
+    assert record["split"] == "test" and record["eval_size"] is None and record["label_sizes"] == "36x48"
+    assert set(record["per_class_iou"]) == set(dataset_info("camvid").class_names)
+    assert Path(record["path"]).is_file() and Path(record["path"]).parent == runs / run / "evaluations"
+    assert "labels at their original resolution: 36x48" in err
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["labels"].startswith("labels resized with the images to shorter side 32")
+    assert main(["runs", "--root", str(runs), "--per-class"]) == 0
+    table = capsys.readouterr().out
+    assert "val miou (%) [split val]" in table and "test miou (%) [split none]" in table
+    assert "Stored evaluations" in table and record["data_fingerprint"] in table and "36x48" in table
+    assert "bicyclist" in table and "Per-class IoU (%), camvid, split val" in table
+    assert main(["evaluate", run, "--root", str(runs), "--split", "tset"]) == 2
+    assert "unknown split 'tset' of camvid; valid: train, val, test" in capsys.readouterr().err
+    assert main(["evaluate", run, "--root", str(runs), "--eval-mode", "full", "--eval-size", "64"]) == 2
+    assert main(["evaluate", run, "--root", str(runs), "--split", "test", "--device", "cpu"]) != 0
+    assert "test.txt not found" in capsys.readouterr().err
+
+
+def test_progress_written_to_a_log_is_a_few_lines(tmp_path):
+    from aicsd.data import make_synthetic
+
+    data = make_synthetic(tmp_path / "data", num_train=16, num_val=2, num_test=2, image_size=(32, 40))
+    argv = ["train-teacher", "--profile", "smoke", "--data-root", str(data), "--output-dir", str(tmp_path / "runs"), "--device", "cpu"]
+    argv += ["--epochs", "3", "--batch-size", "2", "--set", "train_limit=16"]
+    completed = subprocess.run([sys.executable, "-m", "aicsd", *argv], capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    assert "teacher-none-resnet18" in completed.stderr and "epoch 1/3" not in completed.stderr  # no step bars
+    assert completed.stderr.count("\r") <= 10, completed.stderr

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from aicsd.data import build_dataset, dataset_info
+from aicsd.data import available_splits, build_dataset, dataset_info, labelled_test_split
 
 SHARED_CAMVID = Path(__file__).resolve().parents[2] / "shared" / "data" / "camvid"
 
@@ -83,3 +83,40 @@ def test_real_camvid_counts_sizes_and_labels() -> None:
             seen |= set(np.unique(mask.numpy()).tolist())
     assert seen <= set(range(11)) | {255}
     assert set(range(11)) <= seen and 255 in seen
+
+
+def write_camvid(root: Path, counts: dict[str, int], size: tuple[int, int] = (24, 32), seed: int = 0) -> Path:
+    """A tiny CamVid copy in the SegNet layout: ``counts[split]`` random (image, label) pairs per split,
+    labels 0..11 (11 = void), lists with the tutorial's foreign absolute paths."""
+    generator = np.random.default_rng(seed)
+    for split, count in counts.items():
+        (root / split).mkdir(parents=True, exist_ok=True)
+        (root / f"{split}annot").mkdir(parents=True, exist_ok=True)
+        lines = []
+        for index in range(count):
+            name = f"{split}_{index:04d}.png"
+            Image.fromarray(generator.integers(0, 256, (*size, 3), dtype=np.uint8)).save(root / split / name)
+            Image.fromarray(generator.integers(0, 12, size, dtype=np.uint8)).save(root / f"{split}annot" / name)
+            lines.append(f"/SegNet/CamVid/{split}/{name} /SegNet/CamVid/{split}annot/{name}")
+        (root / f"{split}.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def test_the_test_split_is_reported_where_it_is_on_disk(tmp_path: Path) -> None:
+    full = write_camvid(tmp_path / "full", {"train": 2, "val": 1, "test": 1})
+    without = write_camvid(tmp_path / "without", {"train": 2, "val": 1})
+    assert available_splits("camvid", full) == ("train", "val", "test")
+    assert available_splits("camvid", without) == ("train", "val")
+    assert labelled_test_split("camvid", full) == "test"
+    assert labelled_test_split("camvid", without) is None
+    assert labelled_test_split("voc", full) is None and labelled_test_split("cityscapes", full) is None
+    assert labelled_test_split("synthetic", tmp_path / "not-generated-yet") == "test"
+    with pytest.raises(ValueError, match="unknown dataset"):
+        labelled_test_split("ade20k", full)
+
+
+@pytest.mark.skipif(not SHARED_CAMVID.is_dir(), reason=f"real CamVid not available at {SHARED_CAMVID}")
+def test_real_camvid_without_test_split_reports_val() -> None:
+    expected = ("train", "val", "test") if (SHARED_CAMVID / "test.txt").is_file() else ("train", "val")
+    assert available_splits("camvid", SHARED_CAMVID) == expected
+    assert labelled_test_split("camvid", SHARED_CAMVID) == ("test" if "test" in expected else None)

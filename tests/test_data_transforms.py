@@ -6,7 +6,7 @@ import pytest
 import torch
 from torchvision import tv_tensors
 
-from aicsd.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transforms, pad_collate, train_transforms
+from aicsd.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_size_of, eval_transforms, pad_collate, train_transforms
 
 LABELS = torch.tensor([0, 3, 7, 20, 255])
 
@@ -127,3 +127,35 @@ def test_pad_collate_rejects_bad_batches() -> None:
         pad_collate([])
     with pytest.raises(ValueError, match="item 0"):
         pad_collate([(torch.zeros(3, 4, 4), torch.zeros(4, 5))])
+
+
+def test_train_scale_is_relative_to_the_image_shorter_side_without_base_size() -> None:
+    transform = train_transforms(100, (0.5, 0.5), hflip_p=0.0, blur_p=0.0)
+    for height, width in ((60, 90), (90, 40)):
+        image, _ = _sample(height, width)
+        _, out_mask = transform(image, tv_tensors.Mask(torch.full((height, width), 3)))
+        scaled = (30, 45) if height == 60 else (45, 20)
+        assert (out_mask[: scaled[0], : scaled[1]] == 3).all()
+        assert (out_mask[scaled[0]:] == 255).all() and (out_mask[:, scaled[1]:] == 255).all()
+
+
+def test_train_scale_with_base_size_draws_as_random_resize() -> None:
+    """With a base size the numbers are those of ``v2.RandomResize`` (the generated dataset's runs are unchanged)."""
+    from torchvision.transforms import v2
+
+    image, mask = _sample(70, 90)
+    reference = v2.RandomResize(32, 2 * 64 + 1)
+    ours = train_transforms(64, (0.5, 2.0), base_size=64, hflip_p=0.0, blur_p=0.0).transforms[0]
+    for seed in range(10):
+        torch.manual_seed(seed)
+        expected = reference(image, mask)
+        torch.manual_seed(seed)
+        assert all(torch.equal(a, b) for a, b in zip(ours(image, mask), expected, strict=True))
+
+
+@pytest.mark.parametrize(("height", "width"), [(360, 480), (480, 360), (375, 500), (50, 80)])
+@pytest.mark.parametrize("mode", ["released", "full"])
+def test_eval_size_of_names_the_scored_label_size(height: int, width: int, mode: str) -> None:
+    _, mask = eval_transforms(mode, size=160)(*_sample(height, width))
+    assert eval_size_of(height, width, mode, 160) == tuple(mask.shape)
+    assert eval_size_of(360, 480, "released", 160) == (160, 213)

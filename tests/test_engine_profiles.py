@@ -5,6 +5,7 @@ import dataclasses
 import pytest
 
 from aicsd.engine.config import RunConfig
+from aicsd.engine.identity import config_hash, run_id
 from aicsd.engine.profiles import PROFILES, Profile, load_profile, seeds_of, teacher_config
 from aicsd.losses import resolve
 
@@ -65,3 +66,44 @@ def test_teacher_config_shares_data_and_execution_settings():
     assert (teacher.device, teacher.output_dir, teacher.dataset) == ("cpu", "/tmp/x", student.dataset)
     assert teacher.seed == load_profile("cpu", kind="teacher").seed
     assert teacher_config(dataclasses.replace(student, seed=0)) == teacher
+
+
+def test_cpu_profile_sizes_per_dataset_keep_real_objects_visible():
+    synthetic = load_profile("cpu")
+    assert (synthetic.crop_size, synthetic.eval_size, synthetic.scale_range) == (64, 64, (0.5, 2.0))
+    camvid = load_profile("cpu", dataset="camvid", kind="teacher")
+    assert (camvid.crop_size, camvid.eval_size, camvid.scale_range) == (160, 192, (0.75, 1.5))
+    cityscapes = load_profile("cpu", dataset="cityscapes")
+    assert (cityscapes.crop_size, cityscapes.eval_size, cityscapes.scale_range) == (192, 256, (0.75, 1.5))
+    assert load_profile("cpu", dataset="voc").eval_size == 128
+    assert load_profile("cpu", dataset="camvid", crop_size=96).crop_size == 96
+
+
+def test_test_split_is_recorded_where_the_data_root_has_one(tmp_path):
+    from test_data_camvid import write_camvid
+
+    with_test = write_camvid(tmp_path / "full", {"train": 1, "val": 1, "test": 1})
+    without = write_camvid(tmp_path / "train-val", {"train": 1, "val": 1})
+    assert load_profile("cpu", dataset="camvid", data_root=str(with_test)).test_split == "test"
+    assert load_profile("cpu", dataset="camvid", data_root=str(without)).test_split is None
+    assert load_profile("cpu", dataset="camvid", data_root=str(with_test), test_split=None).test_split is None
+    assert load_profile("paper", dataset="voc").test_split is None
+    assert load_profile("smoke").test_split == "test"
+
+
+def test_a_student_records_the_teacher_run_it_reads():
+    student = load_profile("smoke", method="kd", output_dir="/tmp/x")
+    assert student.teacher_run == run_id(teacher_config(student))
+    assert load_profile("smoke", method="kd", teacher_run="teacher-none-resnet18-0123456789ab").teacher_run.endswith("0123456789ab")
+    assert load_profile("smoke", method="kd", teacher_checkpoint="/w.pt").teacher_run is None
+    assert load_profile("smoke", method="none").teacher_run is None
+    assert load_profile("smoke", kind="teacher").teacher_run is None
+    with pytest.raises(ValueError, match="not both"):
+        load_profile("smoke", method="kd", teacher_checkpoint="/w.pt", teacher_run="teacher-x")
+
+
+def test_the_teacher_run_is_hashed_by_its_id_not_its_folder():
+    student = load_profile("smoke", method="kd")
+    assert config_hash(dataclasses.replace(student, teacher_run=None)) == config_hash(student)
+    assert config_hash(dataclasses.replace(student, teacher_run=f"/elsewhere/{student.teacher_run}")) == config_hash(student)
+    assert config_hash(dataclasses.replace(student, teacher_run="teacher-none-resnet18-000000000000")) != config_hash(student)

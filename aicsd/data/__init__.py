@@ -7,7 +7,15 @@ the generated default dataset; ``aicsd.data.transforms`` holds the joint image +
 
 from aicsd.data.files import SegmentationFiles
 from aicsd.data.info import IGNORE_INDEX, DatasetInfo
-from aicsd.data.registry import DATASETS, build_dataset, dataset_info, dataset_splits
+from aicsd.data.registry import (
+    DATASETS,
+    available_splits,
+    build_dataset,
+    dataset_info,
+    dataset_splits,
+    labelled_test_split,
+    split_on_disk,
+)
 from aicsd.data.synthetic import (
     DEFAULT_SYNTHETIC_ROOT,
     ensure_synthetic,
@@ -23,15 +31,18 @@ __all__ = [
     "IGNORE_INDEX",
     "DatasetInfo",
     "SegmentationFiles",
+    "available_splits",
     "build_dataset",
     "colorize_mask",
     "dataset_info",
     "dataset_splits",
     "ensure_synthetic",
     "eval_transforms",
+    "labelled_test_split",
     "make_synthetic",
     "pad_collate",
     "save_sample_grid",
+    "split_on_disk",
     "synthetic_is_complete",
     "train_transforms",
 ]

@@ -1,4 +1,9 @@
-"""CamVid in the SegNet tutorial layout: 11 classes, label 11 (void) -> 255."""
+"""CamVid in the SegNet tutorial layout: 11 classes, label 11 (void) -> 255.
+
+The full release has train (367), val (101) and test (233) pairs; some copies ship train and val
+only. The test split is optional: where ``test.txt`` is on disk, every run reports it
+(:func:`aicsd.data.labelled_test_split`).
+"""
 
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ CAMVID_VOID = 11
 CAMVID_LAYOUT = """\
   train/<name>.png       trainannot/<name>.png     train.txt   (367 pairs)
   val/<name>.png         valannot/<name>.png       val.txt     (101 pairs)
-  test/<name>.png        testannot/<name>.png      test.txt    (233 pairs, optional)
+  test/<name>.png        testannot/<name>.png      test.txt    (233 pairs; optional: when present, runs report it)
   <split>.txt lines: "<image path> <annotation path>"; only the file names are used.
   Annotations: single-channel PNG, 0..10 classes, 11 = void.
 """

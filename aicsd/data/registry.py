@@ -1,4 +1,4 @@
-"""Name -> dataset builder and metadata: ``build_dataset`` and ``dataset_info``."""
+"""Name -> dataset builder and metadata: ``build_dataset``, ``dataset_info``, and which splits a root holds."""
 
 from __future__ import annotations
 
@@ -29,6 +29,12 @@ _REGISTRY: MappingProxyType[str, tuple[Builder, DatasetInfo, tuple[str, ...]]] =
     }
 )
 DATASETS = tuple(_REGISTRY)
+
+_LABELLED_TEST_SPLITS: MappingProxyType[str, str | None] = MappingProxyType(
+    {"synthetic": "test", "voc": None, "cityscapes": None, "camvid": "test"}
+)
+"""Per dataset, its test split with public labels. VOC 2012 and Cityscapes have none: their test
+labels are not public (both test sets are scored by the benchmarks' evaluation servers)."""
 
 
 def _entry(name: str) -> tuple[Builder, DatasetInfo, tuple[str, ...]]:
@@ -61,3 +67,34 @@ def build_dataset(name: str, root: str | Path, split: str, transforms: Transform
     dataset = builder(root, split, transforms)
     require_nonempty(dataset, name, root, split)
     return dataset
+
+
+def split_on_disk(name: str, root: str | Path, split: str) -> bool:
+    """Whether ``split`` of dataset ``name`` is present under ``root`` (its list and folders; files
+    are checked only when read). Raises ValueError for an unknown dataset or split name."""
+    try:
+        build_dataset(name, root, split)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def available_splits(name: str, root: str | Path) -> tuple[str, ...]:
+    """The splits of dataset ``name`` present under ``root``, in :func:`dataset_splits` order."""
+    return tuple(split for split in dataset_splits(name) if split_on_disk(name, root, split))
+
+
+def labelled_test_split(name: str, root: str | Path) -> str | None:
+    """The held-out test split a run on dataset ``name`` under ``root`` reports, or ``None``.
+
+    The rule: the dataset's test split with public labels when it is on disk under ``root``.
+    CamVid: ``test`` when ``root`` holds ``test.txt``, ``test/`` and ``testannot/`` (the full SegNet
+    tutorial release has 233 test pairs; copies with train and val only have none). VOC and
+    Cityscapes: never (their test labels are not public). The generated dataset: always ``test``
+    (it is generated with one when ``root`` holds none).
+    """
+    _entry(name)  # ValueError naming the valid datasets
+    split = _LABELLED_TEST_SPLITS[name]
+    if split is None or name == "synthetic":
+        return split
+    return split if split_on_disk(name, root, split) else None

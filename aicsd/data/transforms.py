@@ -57,6 +57,36 @@ def _to_normalized(mean: Sequence[float], std: Sequence[float]) -> list[v2.Trans
     return [v2.ToDtype(dtypes, scale=True), v2.Normalize(mean=list(mean), std=list(std)), v2.ToPureTensor()]
 
 
+class RandomShortSideScale(v2.Transform):
+    """Resize so that the shorter side becomes an integer drawn uniformly from ``scale_range x base``.
+
+    ``base`` is ``base_size`` or, when that is ``None``, the input's own shorter side (a scale
+    relative to the image). Aspect ratio kept; images bilinear (antialiased), masks nearest. With a
+    ``base_size`` it draws the same numbers as ``v2.RandomResize(low * base, high * base + 1)``.
+    """
+
+    def __init__(self, scale_range: tuple[float, float], base_size: int | None = None) -> None:
+        super().__init__()
+        low, high = scale_range
+        if not 0 < low <= high:
+            raise ValueError(f"scale_range must satisfy 0 < low <= high, got {scale_range}")
+        if base_size is not None and base_size < 1:
+            raise ValueError(f"base_size must be None (the image's shorter side) or >= 1, got {base_size}")
+        self.scale_range = (low, high)
+        self.base_size = base_size
+
+    def make_params(self, flat_inputs: list[Any]) -> dict[str, Any]:
+        height, width = v2.query_size(flat_inputs)
+        base = min(height, width) if self.base_size is None else self.base_size
+        low, high = (max(1, round(factor * base)) for factor in self.scale_range)
+        return {"size": int(torch.randint(low, high + 1, ()))}
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        return self._call_kernel(
+            v2.functional.resize, inpt, size=[params["size"]], interpolation=v2.InterpolationMode.BILINEAR, antialias=True
+        )
+
+
 def train_transforms(
     crop_size: int | Sequence[int],
     scale_range: tuple[float, float] = (0.5, 2.0),
@@ -69,9 +99,12 @@ def train_transforms(
 ) -> v2.Compose:
     """The released code's training augmentation, for (Image, Mask) -> (float (3, h, w), int64 (h, w)).
 
-    1. Random scale: the short side becomes an integer drawn uniformly from
-       ``scale_range * base_size`` (``base_size`` defaults to the crop's short side; the released
-       code used 0.5-2.0 x 513 with 513 crops). Image bilinear (antialiased), mask nearest.
+    1. Random scale (:class:`RandomShortSideScale`): the shorter side becomes an integer drawn
+       uniformly from ``scale_range x base``, where ``base`` is the image's own shorter side
+       (``base_size=None``) or ``base_size``: the shorter side the image has at evaluation. The
+       released code drew from 0.5-2.0 x ``base_size`` 513, its evaluation size, with 513 crops; the
+       engine passes the run's ``eval_size`` in ``released`` evaluation and ``None`` (native
+       resolution) in ``full``. Image bilinear (antialiased), mask nearest.
     2. Random horizontal flip (``hflip_p``), of image and mask together.
     3. Pad right/bottom to the crop size, image with 0 and mask with 255 (ignore). The released
        code padded VOC masks with 0, i.e. labelled the padding as background: a bug not copied here.
@@ -81,14 +114,9 @@ def train_transforms(
     6. To float in [0, 1] and normalise with ``mean``/``std`` (ImageNet by default), image only.
     """
     crop = _pair(crop_size, "crop_size")
-    low, high = scale_range
-    if not 0 < low <= high:
-        raise ValueError(f"scale_range must satisfy 0 < low <= high, got {scale_range}")
-    base = min(crop) if base_size is None else base_size
-    min_side, max_side = max(1, round(low * base)), max(1, round(high * base))
     return v2.Compose(
         [
-            v2.RandomResize(min_side, max_side + 1),
+            RandomShortSideScale(scale_range, base_size),
             v2.RandomHorizontalFlip(hflip_p),
             PadIfSmaller(crop),
             v2.RandomCrop(crop),
@@ -96,6 +124,21 @@ def train_transforms(
             *_to_normalized(mean, std),
         ]
     )
+
+
+def eval_size_of(height: int, width: int, mode: str, size: int) -> tuple[int, int]:
+    """(h, w) at which :func:`eval_transforms` scores an (height, width) image and its labels.
+
+    ``"released"``: shorter side ``size``, longer side ``int(size * long / short)`` (torchvision's
+    ``Resize`` rule; labels resized nearest); ``"full"``: the original (height, width).
+    """
+    if mode not in EVAL_MODES:
+        raise ValueError(f"eval mode must be one of {EVAL_MODES}, got {mode!r}")
+    if mode == "full":
+        return height, width
+    short, long = sorted((height, width))
+    resized = (size, int(size * long / short))
+    return resized if height <= width else resized[::-1]
 
 
 def eval_transforms(
@@ -107,9 +150,11 @@ def eval_transforms(
 ) -> v2.Compose:
     """Validation transforms, (Image, Mask) -> (float (3, h, w), int64 (h, w)).
 
-    ``"released"``: shorter side resized to ``size`` with the aspect ratio kept (mask nearest), as
-    the released code evaluated (513 for VOC). ``"full"``: native resolution, the standard protocol.
-    Both normalise the image with ``mean``/``std``.
+    ``"released"``: shorter side resized to ``size`` with the aspect ratio kept, as the released code
+    evaluated (513 for VOC); the labels are resized with it (nearest), so the metrics score
+    downsampled labels (CamVid 360 x 480 at ``size`` 160: 160 x 213). ``"full"``: native resolution,
+    labels as annotated, the standard protocol. :func:`eval_size_of` gives the scored size. Both
+    normalise the image with ``mean``/``std``.
     """
     if mode not in EVAL_MODES:
         raise ValueError(f"eval mode must be one of {EVAL_MODES}, got {mode!r}")

@@ -46,6 +46,7 @@ class RunConfig:
     teacher_backbone: str = "resnet101"
     teacher_width_multiplier: float = 0.25
     teacher_checkpoint: str | None = None
+    teacher_run: str | None = None  # the teacher's run id (in output_dir) or run folder
     teacher_train_mode: bool = False
     output_stride: int = 16
     pretrained_backbone: bool = False
@@ -120,6 +121,8 @@ def _validate(cfg: RunConfig) -> None:
         value = getattr(cfg, name)
         if value is not None:
             _choice(f"{name} of {cfg.dataset}", value, splits)
+    if cfg.teacher_run is not None and cfg.teacher_checkpoint is not None:
+        raise ConfigError("give the teacher as teacher_run or as teacher_checkpoint, not both")
     if cfg.kind == "teacher" and cfg.method != "none":
         raise ConfigError(f"a teacher run trains with cross-entropy only: method must be 'none', got {cfg.method!r}")
     positive = {

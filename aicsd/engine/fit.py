@@ -29,7 +29,6 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
-from tqdm.auto import tqdm
 
 from aicsd.engine import runstore
 from aicsd.engine.checkpoint import load_checkpoint, restore_rng_state, save_checkpoint
@@ -43,7 +42,7 @@ from aicsd.engine.distributed import (
     resolve_device,
 )
 from aicsd.engine.loaders import build_datasets, build_eval_dataset, seed_everything, train_loader, val_loader
-from aicsd.engine.loops import FeatureTaps, NonFiniteLossError, Precision, evaluate, select_precision, train_one_epoch
+from aicsd.engine.loops import FeatureTaps, NonFiniteLossError, Precision, evaluate, progress_bar, select_precision, train_one_epoch
 from aicsd.engine.networks import build_student
 from aicsd.engine.setup import load_teacher, make_optimizer, poly_factor
 from aicsd.errors import ConfigError, TrainingDiverged
@@ -236,7 +235,7 @@ def _train(cfg: RunConfig, directory: Path, context: DistContext, device: torch.
     show = context.is_main and not cfg.quiet
     name = run_id(cfg)
     start_epoch = progress["epoch"] + 1
-    epochs = tqdm(range(start_epoch, cfg.epochs), desc=name, initial=start_epoch, total=cfg.epochs, disable=not show)
+    epochs = progress_bar(range(start_epoch, cfg.epochs), desc=name, enabled=show, initial=start_epoch, total=cfg.epochs)
     for epoch in epochs:
         started = time.perf_counter()
         try:

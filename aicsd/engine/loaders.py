@@ -43,7 +43,9 @@ def build_datasets(cfg: RunConfig, context: DistContext) -> tuple[Dataset, Datas
     one is never regenerated here (a missing split list is reported, nothing is deleted).
     """
     def build() -> tuple[Dataset, Dataset]:
-        train_tf = train_transforms(cfg.crop_size, scale_range=cfg.scale_range)
+        # Scale relative to the shorter side each image has at evaluation (its own one in "full").
+        base_size = cfg.eval_size if cfg.eval_mode == "released" else None
+        train_tf = train_transforms(cfg.crop_size, scale_range=cfg.scale_range, base_size=base_size)
         eval_tf = eval_transforms(cfg.eval_mode, size=cfg.eval_size)
         train = build_dataset(cfg.dataset, cfg.data_root, cfg.train_split, transforms=train_tf)
         val = build_dataset(cfg.dataset, cfg.data_root, cfg.val_split, transforms=eval_tf)

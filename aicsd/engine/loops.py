@@ -7,6 +7,7 @@ call that computes the loss.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -18,7 +19,20 @@ from tqdm.auto import tqdm
 
 from aicsd.metrics import SegmentationMetrics
 
-__all__ = ["FeatureTaps", "NonFiniteLossError", "Precision", "evaluate", "select_precision", "train_one_epoch"]
+__all__ = ["FeatureTaps", "NonFiniteLossError", "Precision", "evaluate", "progress_bar", "select_precision", "train_one_epoch"]
+
+LOG_INTERVAL_S = 60.0
+"""Seconds between two updates of a progress bar written to a log (stderr not a terminal)."""
+
+
+def progress_bar(iterable: Iterable, *, desc: str, enabled: bool, nested: bool = False, **kwargs: object) -> tqdm:
+    """A tqdm bar over ``iterable``: live on a terminal or in Jupyter; in a log (stderr redirected to
+    a file or pipe) nested bars (steps, evaluation) are off and outer ones update at most every
+    :data:`LOG_INTERVAL_S` seconds, so that a run writes a few lines instead of thousands of ``\\r`` updates."""
+    interactive = sys.stderr.isatty() or "ipykernel" in sys.modules
+    interval = {} if interactive else {"mininterval": LOG_INTERVAL_S, "maxinterval": LOG_INTERVAL_S}
+    disable = not enabled or (nested and not interactive)
+    return tqdm(iterable, desc=desc, leave=not nested, disable=disable, **interval, **kwargs)
 
 
 class NonFiniteLossError(RuntimeError):
@@ -149,7 +163,7 @@ def train_one_epoch(
     steps = 0
     images_seen = 0
     alphas: list[float] = []
-    bar = tqdm(loader, desc=f"epoch {epoch + 1}/{total_epochs}", leave=False, disable=not progress)
+    bar = progress_bar(loader, desc=f"epoch {epoch + 1}/{total_epochs}", enabled=progress, nested=True)
     for step, (images, target) in enumerate(bar):
         images = precision.images(images)
         target = target.to(precision.device, non_blocking=True)
@@ -218,7 +232,7 @@ def evaluate(
     precision = precision or Precision(device)
     model.eval()
     metrics = SegmentationMetrics(num_classes, ignore_index=ignore_index, device=device)
-    for images, target in tqdm(loader, desc="eval", leave=False, disable=not progress):
+    for images, target in progress_bar(loader, desc="eval", enabled=progress, nested=True):
         with precision.autocast():
             logits = model(precision.images(images))
         metrics.update(logits, target.to(device, non_blocking=True))

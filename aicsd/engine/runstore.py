@@ -6,7 +6,9 @@ A run folder holds
   with its effective weights included), written when the run starts;
 - ``metrics.jsonl``: one JSON line per epoch (mean loss terms, lr, alpha, val metrics, wall time);
 - ``checkpoint.pt``: the latest epoch's training state, replaced atomically every epoch;
-- ``result.json``: written atomically at the end. Its presence marks the run as finished.
+- ``result.json``: written atomically at the end. Its presence marks the run as finished;
+- ``evaluations/<split>-<mode>-<size>-<data fingerprint>.json``: later evaluations
+  (``python -m aicsd evaluate``, :func:`record_evaluation`), one per protocol and set of files.
 
 Everything that reads a run goes through this module: the trainer, ``python -m aicsd runs`` and
 ``evaluate``, :mod:`aicsd.results` and the book. Each file is parsed by :func:`read_store_file`,
@@ -27,13 +29,15 @@ import os
 import platform
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
+from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -44,7 +48,9 @@ from aicsd.engine.identity import run_data, run_id
 from aicsd.engine.loaders import build_eval_dataset, take_first
 from aicsd.engine.loops import evaluate, select_precision
 from aicsd.engine.networks import build_student
-from aicsd.data.transforms import pad_collate
+from aicsd.data import build_dataset, dataset_info
+from aicsd.data.identity import dataset_fingerprint
+from aicsd.data.transforms import eval_size_of, pad_collate
 from aicsd.errors import CorruptFileError
 from aicsd.losses import MethodConfig
 from aicsd.paths import REPO_ROOT
@@ -52,6 +58,7 @@ from aicsd.paths import REPO_ROOT
 __all__ = [
     "CHECKPOINT",
     "CONFIG",
+    "EVALUATIONS",
     "LOCK",
     "METRICS",
     "RESULT",
@@ -59,13 +66,18 @@ __all__ = [
     "discard_unstarted",
     "environment_info",
     "evaluate_run",
+    "evaluation_name",
+    "find_run",
     "finished_runs",
     "load_network",
     "read_checkpoint",
     "read_config",
+    "read_evaluations",
     "read_metrics",
     "read_result",
+    "read_run_data",
     "read_store_file",
+    "record_evaluation",
     "run_dir",
     "run_lock",
     "truncate_metrics",
@@ -77,6 +89,7 @@ CONFIG = "config.json"
 METRICS = "metrics.jsonl"
 CHECKPOINT = "checkpoint.pt"
 RESULT = "result.json"
+EVALUATIONS = "evaluations"
 LOCK = ".lock"
 
 _PACKAGES = ("torch", "torchvision", "numpy", "pandas", "pillow", "torchmetrics")
@@ -315,6 +328,20 @@ def finished_runs(root: str | Path) -> list[Path]:
     return sorted(path.parent for path in root.glob(f"*/{RESULT}"))
 
 
+def find_run(run: str | Path, root: str | Path) -> Path:
+    """The folder of a run given as its folder (a path) or as its id in the run store ``root``.
+
+    Raises FileNotFoundError naming both places when neither holds a ``config.json``.
+    """
+    path = Path(run)
+    if (path / CONFIG).is_file():
+        return path
+    stored = Path(root) / str(run)
+    if (stored / CONFIG).is_file():
+        return stored
+    raise FileNotFoundError(f"no run {run}: neither {path} nor {stored} holds a {CONFIG} (list runs: python -m aicsd runs --root {root})")
+
+
 def load_network(run: Run, device: str | torch.device = "cpu") -> nn.Module:
     """The trained network of a run (its latest checkpoint), in eval mode on ``device``.
 
@@ -334,28 +361,33 @@ def evaluate_run(
     split: str | None = None,
     eval_mode: str | None = None,
     eval_size: int | None = None,
+    data_root: str | Path | None = None,
     device: str = "auto",
     progress: bool = False,
 ) -> dict[str, Any]:
-    """Evaluate the weights of a run on a split, possibly under another eval protocol.
+    """Evaluate the weights of a run on a split, possibly under another eval protocol or data root.
 
     Args:
         run: a run directory (with ``config.json`` and ``checkpoint.pt``) or the run's config.
         split: dataset split (default: the run's ``val_split``).
         eval_mode: ``"released"`` (shorter side resized to ``eval_size``) or ``"full"`` (original
             resolution); default: the run's.
-        eval_size: default: the run's.
+        eval_size: default: the run's; ignored (and returned as None) in ``"full"`` mode.
+        data_root: a dataset folder of the same layout (default: the run's ``data_root``).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
 
     Returns:
         :meth:`aicsd.metrics.SegmentationMetrics.compute`'s dict plus ``run_id``, ``split``,
-        ``eval_mode``, ``eval_size`` and ``epoch`` (of the checkpoint).
+        ``eval_mode``, ``eval_size``, ``data_root``, ``images`` (scored) and ``epoch`` (of the
+        checkpoint). :func:`record_evaluation` also names the label resolution and stores the result.
     """
     directory = run_dir(run)
     cfg = read_config(directory)
     state = read_checkpoint(directory)
     split = split or cfg.val_split
-    cfg = dataclasses.replace(cfg, eval_mode=eval_mode or cfg.eval_mode, eval_size=eval_size or cfg.eval_size)
+    cfg = dataclasses.replace(
+        cfg, eval_mode=eval_mode or cfg.eval_mode, eval_size=eval_size or cfg.eval_size, data_root=str(data_root or cfg.data_root)
+    )
     device_ = resolve_device(device, DistContext())
     model = build_student(cfg, pretrained=False)
     model.load_state_dict(state["model"])
@@ -378,9 +410,94 @@ def evaluate_run(
         "run_id": directory.name,
         "split": split,
         "eval_mode": cfg.eval_mode,
-        "eval_size": cfg.eval_size,
+        "eval_size": cfg.eval_size if cfg.eval_mode == "released" else None,
+        "data_root": cfg.data_root,
+        "images": len(loader.dataset),
         "epoch": state["epoch"],
     }
+
+
+def _label_sizes(samples: Sequence[tuple[Path, Path]], eval_mode: str, eval_size: int) -> str:
+    """The sizes at which the labels of ``samples`` are scored, read from the image headers:
+    ``"192x256"``, a few listed, or ``"64-96 x 64-96 (273 sizes)"`` (heights x widths)."""
+    sizes = set()
+    for image, _ in samples:
+        with Image.open(image) as opened:
+            width, height = opened.size
+        sizes.add(eval_size_of(height, width, eval_mode, eval_size))
+    if len(sizes) <= 3:
+        return ", ".join(f"{height}x{width}" for height, width in sorted(sizes))
+    heights, widths = zip(*sizes, strict=True)
+    return f"{min(heights)}-{max(heights)} x {min(widths)}-{max(widths)} ({len(sizes)} sizes)"
+
+
+def evaluation_name(record: dict[str, Any]) -> str:
+    """``<split>-<mode>-<size or "native">-<data fingerprint>.json``: one file per protocol and files."""
+    size = record["eval_size"] if record["eval_mode"] == "released" else "native"
+    return f"{record['split']}-{record['eval_mode']}-{size}-{record['data_fingerprint']}.json"
+
+
+def record_evaluation(
+    run: Run,
+    *,
+    split: str | None = None,
+    eval_mode: str | None = None,
+    eval_size: int | None = None,
+    data_root: str | Path | None = None,
+    device: str = "auto",
+    progress: bool = False,
+) -> dict[str, Any]:
+    """:func:`evaluate_run`, stored in the run folder as ``evaluations/`` + :func:`evaluation_name`.
+
+    The file is written atomically; evaluating again under the same protocol on the same files
+    replaces it. The record holds :func:`evaluate_run`'s values with ``per_class_iou`` keyed by
+    class name, and ``dataset``, ``data_root`` (absolute), ``data_fingerprint`` (the split's, 12 hex
+    digits of :func:`aicsd.data.identity.dataset_fingerprint`: the same files under another folder
+    give the same one), ``label_sizes`` (the sizes the labels were
+    scored at, ``"HxW"``), ``labels`` (that resolution in words: ``released`` scores labels resized with
+    the images, ``full`` the original ones) and ``evaluated_at``; the returned dict adds ``path``.
+    Raises ValueError for a split the dataset does not have, FileNotFoundError for missing files.
+    """
+    directory = run_dir(run)
+    cfg = read_config(directory)
+    root = Path(data_root or cfg.data_root).resolve()
+    metrics = evaluate_run(
+        directory, split=split, eval_mode=eval_mode, eval_size=eval_size, data_root=root, device=device, progress=progress
+    )
+    samples = build_dataset(cfg.dataset, root, metrics["split"]).samples[: metrics["images"]]
+    fingerprint = dataset_fingerprint(cfg.dataset, root, (metrics["split"],)).digest[:12]
+    sizes = _label_sizes(samples, metrics["eval_mode"], metrics["eval_size"] or cfg.eval_size)
+    if metrics["eval_mode"] == "released":
+        labels = f"labels resized with the images to shorter side {metrics['eval_size']} (nearest): {sizes}"
+    else:
+        labels = f"labels at their original resolution: {sizes}"
+    names = dataset_info(cfg.dataset).class_names
+    record = {
+        **metrics,
+        "per_class_iou": dict(zip(names, metrics["per_class_iou"], strict=True)),
+        "dataset": cfg.dataset,
+        "data_root": str(root),
+        "data_fingerprint": fingerprint,
+        "label_sizes": sizes,
+        "labels": labels,
+        "evaluated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    path = directory / EVALUATIONS / evaluation_name(record)
+    atomic_write_json(path, record)
+    return {**record, "path": str(path)}
+
+
+def read_evaluations(run: Run) -> list[dict[str, Any]]:
+    """The stored evaluations of a run (:func:`record_evaluation`), sorted by file name; empty if none."""
+    folder = run_dir(run) / EVALUATIONS
+    paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    return [read_store_file(path, lambda p: json.loads(p.read_text())) for path in paths]
+
+
+def read_run_data(run: Run) -> dict[str, Any] | None:
+    """The data a run used as its ``config.json`` records it (``fingerprint``, ``images`` per
+    split), without reading the dataset; None for a run stored before the record existed."""
+    return read_store_file(run_dir(run) / CONFIG, lambda path: json.loads(path.read_text()).get("data"))
 
 
 def _git(*args: str) -> str | None:
