@@ -49,9 +49,9 @@ bench: $(STAMP)
 screenshots: $(STAMP)
 	$(PY) book/screenshots.py --chromium $(CHROMIUM)
 
-# The main table of the finished runs of PROFILE as Markdown (the README's table).
+# The main table and the claims ledger of the finished runs of PROFILE as Markdown (the README's tables).
 results-table: $(STAMP)
-	$(PY) -c "from aicsd.study.tables import markdown_main_table; print(markdown_main_table('$(PROFILE)', '$(DATASET)'))"
+	$(PY) -c "from aicsd.study.tables import markdown_claims_table, markdown_main_table; print(markdown_main_table('$(PROFILE)', '$(DATASET)')); print(); print(markdown_claims_table('$(PROFILE)', '$(DATASET)'))"
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info book/_build

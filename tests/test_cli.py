@@ -2,6 +2,8 @@
 
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -70,9 +72,14 @@ def _one_line_error(capsys, *expected):
     return err
 
 
-def test_missing_teacher_exits_2_with_the_command_to_run(tiny_data, tmp_path, capsys):
-    assert main(["distill", *_common(tiny_data, tmp_path / "runs"), "--method", "kd"]) == 2
-    assert "train-teacher --profile smoke" in capsys.readouterr().err
+def test_missing_teacher_exits_2_with_the_command_that_trains_it(tiny_data, tmp_path, capsys):
+    common = _common(tiny_data, tmp_path / "runs")
+    assert main(["distill", *common, "--method", "kd"]) == 2
+    command = re.search(r"`python -m aicsd (train-teacher [^`]*)`", capsys.readouterr().err).group(1)
+    assert f"--data-root {tiny_data}" in command and f"--output-dir {tmp_path / 'runs'}" in command
+    assert main([*shlex.split(command), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["distill", *common, "--method", "kd"]) == 0
 
 
 @pytest.mark.parametrize(

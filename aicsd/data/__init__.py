@@ -19,6 +19,7 @@ from aicsd.data.registry import (
 from aicsd.data.synthetic import (
     DEFAULT_SYNTHETIC_ROOT,
     ensure_synthetic,
+    generate_if_absent,
     make_synthetic,
     synthetic_is_complete,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "dataset_splits",
     "ensure_synthetic",
     "eval_transforms",
+    "generate_if_absent",
     "labelled_test_split",
     "make_synthetic",
     "pad_collate",

@@ -21,8 +21,9 @@ from typing import Any
 import pandas as pd
 import torch
 
-from aicsd.data import ensure_synthetic
+from aicsd.data import generate_if_absent
 from aicsd.engine import PROFILES, RunConfig, distill, load_profile, read_result, run_dir, run_id, seeds_of, teacher_config, train_teacher
+from aicsd.engine.identity import teacher_run_id
 from aicsd.losses import METHODS, resolve
 from aicsd.results import reported_metrics, run_row
 
@@ -170,7 +171,8 @@ def ablations(
     temperatures: Sequence[float] = TEMPERATURES,
     icsd_weight_factors: Sequence[float] = ICSD_WEIGHT_FACTORS,
 ) -> list[LabelledRun]:
-    """The ResNet-18 student's ablations, each over the seeds, with the weights of ``weights``
+    """The ResNet-18 student's ablations, the components over every seed and the others over the
+    profile's first ``detail_seeds``, with the weights of ``weights``
     (:func:`chosen_weights`; ICSD + KD uses AICSD's):
 
     - ``components``: ICSD alone, KD alone, ICSD + KD with fixed weights, ICSD + KD under ALW (AICSD);
@@ -183,13 +185,15 @@ def ablations(
     """
     place = {"dataset": dataset, "data_root": data_root, "device": device}
     seeds = seeds_of(profile) if seeds is None else tuple(seeds)
+    detail_seeds = seeds[: PROFILES[profile].detail_seeds]
     weights = weights or {}
     aicsd = weights.get("aicsd", {})
 
     def run(group: str, label: str, **fields: Any) -> list[LabelledRun]:
+        group_seeds = seeds if group == "components" else detail_seeds
         return [
             LabelledRun(group, label, student_run(profile, backbone=ABLATION_STUDENT, seed=seed, **place, **fields))
-            for seed in seeds
+            for seed in group_seeds
         ]
 
     icsd_weight = aicsd.get("icsd_weight", resolve("aicsd").term("icsd").weight)
@@ -213,9 +217,10 @@ def ablations(
 
 
 def prepare_data(config: RunConfig) -> Path:
-    """The dataset root of ``config``, generating the synthetic dataset there if it is missing."""
+    """The dataset root of ``config``, generating the default synthetic dataset there if the folder
+    holds none (an existing generated set, of any parameters, is kept as it is)."""
     if config.dataset == "synthetic":
-        ensure_synthetic(Path(config.data_root))
+        generate_if_absent(Path(config.data_root))
     return Path(config.data_root)
 
 
@@ -278,7 +283,9 @@ def run_all(runs: Sequence[LabelledRun | RunConfig], *, workers: int | None = No
     """
     configs = list(dict.fromkeys(r.config if isinstance(r, LabelledRun) else r for r in runs))
     teachers = [c for c in configs if c.kind == "teacher"]
-    teachers += [teacher_config(c) for c in configs if c.uses_teacher and c.teacher_checkpoint is None]
+    derived = [teacher_config(c) for c in configs if c.uses_teacher and c.teacher_checkpoint is None]
+    named = {teacher_run_id(c) for c in configs if c.uses_teacher and c.teacher_checkpoint is None}
+    teachers += [teacher for teacher in derived if run_id(teacher) in named]
     for teacher in dict.fromkeys(teachers):
         train_teacher(teacher)
     students = [c for c in configs if c.kind == "student" and read_result(run_dir(c)) is None]

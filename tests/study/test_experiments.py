@@ -13,15 +13,18 @@ from aicsd.engine import load_profile
 def test_cpu_grids_have_every_cell_and_share_identical_runs():
     main = experiments.main_table("cpu")
     ablations = experiments.ablations("cpu")
-    assert len(main) == 2 * 8 * 3
+    assert len(main) == 2 * 8 * 5
     assert {(r.config.backbone, r.config.method) for r in main} == {
         (s, m) for s in experiments.STUDENTS for m in experiments.MAIN_METHODS
     }
     assert {r.group for r in ablations} == {"components", "alw", "variant", "temperature", "icsd_weight"}
     assert all(r.config.backbone == experiments.ABLATION_STUDENT for r in ablations)
     unique = {r.config for r in main + ablations}
-    # the default-setting ablation rows (KD, AICSD, ALW per epoch, paper ICSD, T = 1, 1 x) are main-table runs
-    assert len(unique) == 48 + 24
+    # components over 5 seeds, the other ablations over 3; their default-setting rows (KD, AICSD,
+    # ALW per epoch, paper ICSD, T = 1, 1 x) are main-table runs
+    assert len(unique) == 80 + 10 + 3 + 3 + 6 + 6
+    assert {r.config.seed for r in ablations if r.group == "components"} == {0, 1, 2, 3, 4}
+    assert {r.config.seed for r in ablations if r.group == "temperature"} == {0, 1, 2}
     released = [r.config for r in ablations if r.label == "released ICSD"]
     assert {c.distillation.term("icsd").variant for c in released} == {"official"}
     assert experiments.seeds_of("smoke") == (0,)
