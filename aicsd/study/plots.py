@@ -169,3 +169,18 @@ def training_curves(curves: Mapping[str, Sequence[Mapping[str, float]]], keys: S
     axes[0][0].legend(frameon=False, fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def sizing_curves(curves: pd.DataFrame) -> Figure:
+    """Val mIoU (%) against optimiser steps for every sizing probe (:func:`aicsd.study.sizing.curves`),
+    teachers solid and students dashed."""
+    fig, ax = plt.subplots(figsize=(8, 4.2))
+    for label, curve in curves.groupby("label", sort=False):
+        style = "-" if curve["kind"].iloc[0] == "teacher" else "--"
+        ax.plot(curve["steps"], curve["val mIoU"], style, marker="o", markersize=3, label=label)
+    ax.set_xlabel("optimiser steps (batch 8)")
+    ax.set_ylabel("val mIoU (%)")
+    ax.set_title("Sizing probes: learning curves on the generated dataset")
+    ax.legend(frameon=False, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    return fig
