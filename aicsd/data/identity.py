@@ -82,7 +82,7 @@ def _signature(paths: list[Path]) -> tuple[Any, ...]:
 
 
 def _synthetic(root: Path, splits: tuple[str, ...]) -> tuple[Any, dict[str, int]]:
-    from aicsd.data.synthetic import synthetic_description
+    from aicsd.data.synthetic import synthetic_description  # a cycle: synthetic reads split lists through this module
 
     description = synthetic_description(root, splits)
     for split, names in description["splits"].items():
@@ -92,7 +92,7 @@ def _synthetic(root: Path, splits: tuple[str, ...]) -> tuple[Any, dict[str, int]
 
 
 def _files(name: str, root: Path, splits: tuple[str, ...]) -> tuple[Any, dict[str, int]]:
-    from aicsd.data.registry import build_dataset
+    from aicsd.data.registry import build_dataset  # a cycle: the registry checks splits through this module
 
     description: dict[str, list[Any]] = {}
     for split in splits:

@@ -1,7 +1,7 @@
 """The numbers the paper reports (README of the released code, mIoU and accuracy in %).
 
-Source: ``shared/paper/DIGEST.md`` ("Results reported"), which copies the tables of the released
-repository's README. Pascal VOC 2012 val gives mean +- std (presumably over 3 seeds); Cityscapes
+Source: the tables of the README of the authors' released repository (github AmirMansurian/AICSD),
+which the paper's abstract summarises. Pascal VOC 2012 val gives mean +- std (presumably over 3 seeds); Cityscapes
 val gives single numbers and an "accuracy" that fits mean class accuracy better than pixel accuracy.
 Used to print the paper's columns next to ours; nothing here is computed.
 """
