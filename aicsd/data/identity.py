@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aicsd.data.synthetic import synthetic_description
 from aicsd.errors import DataError
 
 __all__ = ["DataFingerprint", "dataset_fingerprint", "require_nonempty", "split_sources"]
@@ -82,7 +83,6 @@ def _signature(paths: list[Path]) -> tuple[Any, ...]:
 
 
 def _synthetic(root: Path, splits: tuple[str, ...]) -> tuple[Any, dict[str, int]]:
-    from aicsd.data.synthetic import synthetic_description  # a cycle: synthetic reads split lists through this module
 
     description = synthetic_description(root, splits)
     for split, names in description["splits"].items():
