@@ -11,6 +11,7 @@ from aicsd.data import dataset_info
 from aicsd.engine import load_profile, run_dir
 from aicsd.engine.runstore import write_config, write_result
 from aicsd.results import load_runs, per_class_table, recipe, run_row, runs_table, varying_fields
+from aicsd.study import experiments, tables
 
 CLASSES = dataset_info("synthetic").num_classes
 
@@ -87,3 +88,17 @@ def test_run_row_keeps_val_and_test_per_class(store):
     row = run_row(store / _finished(store, 0.7, 0.6, seed=3))
     assert row["val_per_class_iou"][0] == 0.7 and row["test_per_class_iou"][0] == 0.6
     assert row["split"] == "test" and row["recipe"] == run_row(store / run_dir(load_profile("smoke", output_dir=str(store))).name)["recipe"]
+
+
+def test_runs_and_the_book_tables_print_the_same_numbers_for_the_same_runs(tmp_path):
+    place = {"output_dir": str(tmp_path)}
+    labelled = []
+    for seed, (val, test) in enumerate([(0.20, 0.10), (0.26, 0.15), (0.23, 0.17)]):
+        _finished(tmp_path, val, test, method="none", seed=seed)
+        labelled.append(experiments.LabelledRun("main", "none", load_profile("smoke", method="none", seed=seed, **place)))
+    book = tables.summary(experiments.collect(labelled), ["backbone", "method"])
+    cli = runs_table(load_runs(tmp_path), ["backbone", "method"])
+    row = book.iloc[0]
+    assert cli.iloc[0]["test miou (%) [split test]"] == f"{row['mean']:.2f} ± {row['std']:.2f}" == "14.00 ± 3.61"
+    main_row = tables.main_results(experiments.collect(labelled), _metrics(0.3), "resnet18").iloc[1]
+    assert main_row["ours mIoU"] == "14.00 ± 3.61"
