@@ -234,10 +234,14 @@ def markdown_claims_table(profile: str = "cpu", dataset: str = "synthetic") -> s
 
 
 def collapsed_runs(df: pd.DataFrame, by: tuple[str, ...] = ("group", "label", "backbone"), metric: str = "miou") -> pd.DataFrame:
-    """Runs below half of their cell's median ``metric``: a seed that collapsed (e.g. to background
-    only). Returns those rows (empty when none); the book lists them under each table."""
+    """Runs that collapsed (e.g. to background only): below half of their cell's median ``metric``
+    (one bad seed), or below half of the median of the plain students (``method == "none"``) of
+    the same backbone (a whole cell gone, which its own median cannot show). Returns those rows
+    (empty when none); the book lists them under the main table."""
     median = df.groupby(list(by), sort=False)[metric].transform("median")
-    return df[df[metric] < 0.5 * median]
+    plain = df[df["method"] == "none"].groupby("backbone")[metric].median()
+    plain_median = df["backbone"].map(plain)
+    return df[(df[metric] < 0.5 * median) | (df[metric] < 0.5 * plain_median)]
 
 
 LOSS_BENCHMARK_COLUMNS = ["device", "threads", "date", "shape", "implementation", "ms", "peak_mib", "speedup_vs_loop", "memory_vs_loop"]

@@ -49,7 +49,7 @@ def test_recipe_is_read_from_the_profiles():
     recipe = tables.recipe()
     assert recipe.loc["crop", ("paper (voc)", "student")] == "513"
     assert recipe.loc["train split", ("paper (voc)", "teacher")] == "train_aug"
-    assert recipe.loc["seeds per cell", ("cpu (synthetic)", "student")] == "3"
+    assert recipe.loc["seeds per cell", ("cpu (synthetic)", "student")] == "5"
 
 
 def test_benchmark_records_are_read_from_the_results_folder(tmp_path):
@@ -82,15 +82,18 @@ def test_glue_keys_are_sanitised():
 def test_collapsed_runs_are_those_below_half_their_cells_median():
     frame = pd.DataFrame(
         {
-            "group": ["main"] * 4,
-            "label": ["sp"] * 3 + ["kd"],
-            "backbone": ["r18"] * 4,
-            "seed": [0, 1, 2, 0],
-            "miou": [0.40, 0.38, 0.10, 0.05],
+            "group": ["main"] * 6,
+            "label": ["sp"] * 3 + ["kd", "none", "none"],
+            "method": ["sp"] * 3 + ["kd", "none", "none"],
+            "backbone": ["r18"] * 6,
+            "seed": [0, 1, 2, 0, 0, 1],
+            "miou": [0.40, 0.38, 0.10, 0.35, 0.30, 0.34],
         }
     )
     flagged = tables.collapsed_runs(frame)
     assert list(flagged["seed"]) == [2] and list(flagged["label"]) == ["sp"]
+    whole_cell = frame.assign(miou=[0.04, 0.04, 0.04, 0.35, 0.30, 0.34])
+    assert list(tables.collapsed_runs(whole_cell)["label"]) == ["sp", "sp", "sp"]
 
 
 def test_claims_view_formats_points_and_intervals():
