@@ -99,6 +99,16 @@ def main_table(
     ]
 
 
+def chosen_at_largest_factor(sweep: pd.DataFrame, chosen: dict[str, dict[str, float]]) -> list[str]:
+    """The methods whose chosen weight is the largest one the sweep tried (the best may lie beyond it)."""
+    edge = []
+    for method, settings in chosen.items():
+        ((key, weight),) = settings.items()
+        if weight >= sweep.loc[sweep["method"] == method, key].max():
+            edge.append(method)
+    return edge
+
+
 def tuned_weights(
     profile: str,
     *,

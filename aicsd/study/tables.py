@@ -234,14 +234,22 @@ def markdown_claims_table(profile: str = "cpu", dataset: str = "synthetic") -> s
 
 
 def collapsed_runs(df: pd.DataFrame, by: tuple[str, ...] = ("group", "label", "backbone"), metric: str = "miou") -> pd.DataFrame:
-    """Runs that collapsed (e.g. to background only): below half of their cell's median ``metric``
-    (one bad seed), or below half of the median of the plain students (``method == "none"``) of
-    the same backbone (a whole cell gone, which its own median cannot show). Returns those rows
-    (empty when none); the book lists them under the main table."""
+    """Runs that collapsed: below half of their cell's median ``metric`` (one bad seed), below half of
+    the median of the plain students (``method == "none"``) of the same backbone, or with a non-zero
+    IoU for one class at most (background everywhere: a whole collapsed cell, which its own median
+    cannot show). Returns those rows (empty when none); the book lists them under the main table."""
     median = df.groupby(list(by), sort=False)[metric].transform("median")
     plain = df[df["method"] == "none"].groupby("backbone")[metric].median()
     plain_median = df["backbone"].map(plain)
-    return df[(df[metric] < 0.5 * median) | (df[metric] < 0.5 * plain_median)]
+    one_class = df["per_class_iou"].map(_predicts_one_class) if "per_class_iou" in df.columns else False
+    return df[(df[metric] < 0.5 * median) | (df[metric] < 0.5 * plain_median) | one_class]
+
+
+def _predicts_one_class(per_class_iou: object) -> bool:
+    """Whether at most one class has a non-zero IoU (a network that predicts one class everywhere)."""
+    if not isinstance(per_class_iou, (list, tuple)):
+        return False
+    return sum(1 for value in per_class_iou if value == value and value > 0) <= 1
 
 
 LOSS_BENCHMARK_COLUMNS = ["device", "threads", "date", "shape", "implementation", "ms", "peak_mib", "speedup_vs_loop", "memory_vs_loop"]

@@ -49,6 +49,7 @@ def test_weight_sweep_gives_every_method_the_same_budget_and_the_choice_is_made_
         ]
     )
     assert experiments.chosen_weights(frame) == {"kd": {"kd_weight": 4.0}, "aicsd": {"icsd_weight": 2.0}}
+    assert experiments.chosen_at_largest_factor(frame, experiments.chosen_weights(frame)) == ["kd"]
     chosen = experiments.main_table("cpu", weights={"kd": {"kd_weight": 4.0}})
     assert {r.config.distillation.term("kd").weight for r in chosen if r.config.method == "kd"} == {4.0}
 

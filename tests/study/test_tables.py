@@ -94,6 +94,8 @@ def test_collapsed_runs_are_those_below_half_their_cells_median():
     assert list(flagged["seed"]) == [2] and list(flagged["label"]) == ["sp"]
     whole_cell = frame.assign(miou=[0.04, 0.04, 0.04, 0.35, 0.30, 0.34])
     assert list(tables.collapsed_runs(whole_cell)["label"]) == ["sp", "sp", "sp"]
+    background_only = frame.assign(per_class_iou=[[0.9, 0.0, 0.0]] + [[0.9, 0.2, float("nan")]] * 5)
+    assert list(tables.collapsed_runs(background_only)["seed"]) == [0, 2]
 
 
 def test_claims_view_formats_points_and_intervals():
