@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Time `make reproduce` end to end and per notebook from an empty run store, and keep the records:
 # benchmarks/results/reproduce-<profile>.json (timings, for the performance chapter) and
-# benchmarks/results/reproduce-summary-<profile>.json (every cell, the teacher, the claims, the CPU:
+# benchmarks/results/summary-<profile>.json (every cell, the teacher, the claims, the CPU:
 # to compare a run on another machine cell by cell).
 #   benchmarks/bench_reproduce.sh [PROFILE]      (default cpu; the current runs/ is moved to runs.previous/)
 set -euo pipefail

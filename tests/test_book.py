@@ -101,7 +101,7 @@ def _run_folders() -> set[str]:
 
 
 @pytest.mark.slow
-def test_a_chapter_executed_again_reuses_its_runs_and_a_changed_parameter_trains_only_the_new_ones(tmp_path, monkeypatch):
+def test_a_chapter_executed_again_reuses_its_runs_and_a_changed_parameter_trains_only_the_new_ones(tmp_path):
     chapter = NOTEBOOKS / "05_ablations.ipynb"
     smoke = {"profile": "smoke"}
     # as `make reproduce PROFILE=smoke` does (trains what is missing), then once more
@@ -111,9 +111,10 @@ def test_a_chapter_executed_again_reuses_its_runs_and_a_changed_parameter_trains
     assert _run_folders() == before
 
     temperatures = [*experiments.TEMPERATURES, 8.0]
-    old_ids = {engine.run_id(run.config) for run in experiments.ablations("smoke")}
-    monkeypatch.setattr(experiments, "TEMPERATURES", tuple(temperatures))
-    new_ids = {engine.run_id(run.config) for run in experiments.ablations("smoke")} - old_ids
+    weights = experiments.tuned_weights("smoke", train=False)
+    old_ids = {engine.run_id(run.config) for run in experiments.ablations("smoke", weights=weights)}
+    changed = experiments.ablations("smoke", weights=weights, temperatures=temperatures)
+    new_ids = {engine.run_id(run.config) for run in changed} - old_ids
     assert len(new_ids) == len(experiments.seeds_of("smoke")) and not new_ids & before
     root = Path(engine.load_profile("smoke").output_dir)
     try:

@@ -18,6 +18,8 @@ METHOD_LABELS = {
     "sp": "+ SP",
     "ickd": "+ ICKD",
     "aicsd": "+ AICSD",
+    "icsd": "+ ICSD",
+    "icsd+kd": "+ ICSD + KD",
     "cwd": "+ CWD (beyond the paper)",
     "dist": "+ DIST (beyond the paper)",
 }

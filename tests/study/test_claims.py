@@ -62,5 +62,6 @@ def test_paper_claims_cover_the_ledger():
                      "AICSD > CWD (ResNet-18)", "AICSD > DIST (ResNet-18)", "ICSD alone > student (ResNet-18)"):
         assert expected in texts
     assert any(text.startswith("ALW helps") for text in texts)
+    assert any(text.startswith("ALW per step > ALW per epoch") for text in texts)
     assert any(text.startswith("paper's ICSD") for text in texts)
     assert any("ICS matrices" in text for text in texts)
