@@ -34,16 +34,21 @@ from aicsd.losses.icsd_official import released_icsd_loss
 from aicsd.losses.precision import at_least_float32, autocast_disabled
 
 
+def _check_logits(logits: Tensor, temperature: float) -> None:
+    """Raise ValueError unless ``logits`` is (B, C, H, W) and ``temperature`` positive."""
+    if logits.dim() != 4:
+        raise ValueError(f"expected logits of shape (B, C, H, W), got {tuple(logits.shape)}")
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+
+
 def intra_class_log_distributions(logits: Tensor, temperature: float = 1.0) -> Tensor:
     """Log of the intra-class distributions: (B, C, H, W) logits -> (B, C, H*W) log-probabilities.
 
     Computed with ``log_softmax`` in float32 (float64 inputs stay float64), so no ``log(0)``
     appears even for logits of magnitude 1e4.
     """
-    if logits.dim() != 4:
-        raise ValueError(f"expected logits of shape (B, C, H, W), got {tuple(logits.shape)}")
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
+    _check_logits(logits, temperature)
     with autocast_disabled(logits):
         flat = at_least_float32(logits).flatten(2)
         return F.log_softmax(flat / temperature, dim=-1)
@@ -61,10 +66,7 @@ def centred_log_distributions(logits: Tensor, temperature: float = 1.0) -> Tenso
     float32 inside (float64 stays float64), also under autocast. Accurate to float32 rounding of
     the map's own spread, not of log N, so nearly flat maps keep their small, exact-sign values.
     """
-    if logits.dim() != 4:
-        raise ValueError(f"expected logits of shape (B, C, H, W), got {tuple(logits.shape)}")
-    if temperature <= 0:
-        raise ValueError(f"temperature must be positive, got {temperature}")
+    _check_logits(logits, temperature)
     with autocast_disabled(logits):
         flat = at_least_float32(logits).flatten(2)
         shifted = flat - flat.detach().amax(dim=-1, keepdim=True)
