@@ -129,8 +129,9 @@ def register_term(definition: TermDefinition, *, method: str | None = None) -> T
 
 def register_method(name: str, terms: tuple[str, ...], *, adaptive: bool, description: str) -> MethodDefinition:
     """Register the method ``name`` made of the registered ``terms`` (besides cross entropy)."""
-    for term in terms:
-        TERMS[term]
+    unknown = [term for term in terms if term not in TERMS]
+    if unknown:
+        raise ValueError(f"unknown distillation term {unknown[0]!r} in method {name!r}; valid: {', '.join(TERMS)}")
     definition = MethodDefinition(name, tuple(terms), adaptive, description)
     METHODS.add(name, definition)
     return definition

@@ -19,11 +19,6 @@ from aicsd.engine import RunConfig, load_network, read_config
 from aicsd.losses import ICSDLoss, ics_matrix
 
 
-def load_model(run: RunConfig | str | Path, device: str | torch.device = "cpu") -> nn.Module:
-    """The network of a finished (or checkpointed) run, in eval mode on ``device`` (:func:`aicsd.engine.load_network`)."""
-    return load_network(run, device)
-
-
 def eval_images(run: RunConfig | str | Path, split: str, indices: list[int]) -> tuple[list[Tensor], list[Tensor]]:
     """Images of ``split`` under the run's eval transforms, one at a time: lists of (3, H, W) and (H, W).
 

@@ -10,7 +10,7 @@ import torch
 
 from aicsd.study import analysis, experiments
 from aicsd.data import make_synthetic
-from aicsd.engine import evaluate_run, read_result, run_dir
+from aicsd.engine import evaluate_run, load_network, read_result, run_dir
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def teacher(tmp_path_factory):
 
 
 def test_loaded_model_reproduces_the_stored_test_metrics(teacher):
-    model = analysis.load_model(teacher)
+    model = load_network(teacher)
     assert not model.training
     images, masks = analysis.eval_images(teacher, "test", [0, 1, 2, 3])
     assert len(images) == 4 and images[0].shape[1:] == masks[0].shape
@@ -34,7 +34,7 @@ def test_loaded_model_reproduces_the_stored_test_metrics(teacher):
 
 
 def test_ics_helpers(teacher):
-    model = analysis.load_model(teacher)
+    model = load_network(teacher)
     images, _ = analysis.eval_images(teacher, "test", [0, 1])
     matrix = analysis.mean_ics_matrix(model, images)
     assert matrix.shape == (21, 21) and torch.all(matrix >= -1e-4)
@@ -47,7 +47,7 @@ def test_ics_helpers(teacher):
 
 def test_missing_checkpoint_and_index_are_named(teacher, tmp_path):
     with pytest.raises(FileNotFoundError, match="no checkpoint at"):
-        analysis.load_model(tmp_path)
+        load_network(tmp_path)
     with pytest.raises(IndexError, match="has 4 images"):
         analysis.eval_images(teacher, "test", [10])
 
