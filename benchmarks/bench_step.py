@@ -32,7 +32,8 @@ What each number is:
               timed with CUDA events on CUDA (no synchronisation inside the step) and
               ``time.perf_counter`` on the CPU; the share is the median over the timed steps of
               loss time / sum of the phase times
-Ratios are ours / released-style. The record goes to benchmarks/results/bench_step-<device>.json.
+Ratios are ours / released-style. The record goes to benchmarks/results/bench_step-<device>.json
+(bench_step-<device>-compile.json with ``--compile``).
 
     python benchmarks/bench_step.py [--device cpu|cuda] [--small] [--compile] [--steps N] [--warmup N]
     BENCH_THREADS=1 python benchmarks/bench_step.py --small --device cpu
@@ -348,10 +349,10 @@ def _device_name(device: str) -> str:
     return torch.cuda.get_device_name() if device == "cuda" else platform.processor() or platform.machine()
 
 
-def write_record(record: dict[str, Any], output: Path, device: str) -> Path:
-    """Write ``record`` to ``output/bench_step-<device>.json`` atomically; returns the path."""
+def write_record(record: dict[str, Any], output: Path, device: str, *, compiled: bool = False) -> Path:
+    """Write ``record`` to ``output/bench_step-<device>[-compile].json`` atomically; returns the path."""
     output.mkdir(parents=True, exist_ok=True)
-    target = output / f"bench_step-{device}.json"
+    target = output / f"bench_step-{device}{'-compile' if compiled else ''}.json"
     with tempfile.NamedTemporaryFile("w", dir=output, delete=False, suffix=".tmp") as handle:
         json.dump(record, handle, indent=2)
     os.replace(handle.name, target)
@@ -418,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         "loss_share": LOSS_SHARE_METHOD,
         "rows": rows,
     }
-    print(f"wrote {write_record(record, args.output, args.device)}")
+    print(f"wrote {write_record(record, args.output, args.device, compiled=args.compile)}")
     return 0
 
 

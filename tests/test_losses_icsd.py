@@ -16,6 +16,7 @@ from aicsd.losses import (
     released_ics_matrix,
     released_icsd_loss,
 )
+from aicsd.losses.icsd import chunked_class_pair_product, class_pair_product
 from aicsd.study.calibration import segmentation_like_logits
 from aicsd.study.audit import entropy_dominance
 from aicsd.study.pairwise import autograd_entry_gradients, ics_entry_gradients, ics_matrix_by_pairs
@@ -272,6 +273,35 @@ def test_any_class_count_size_and_device(device, classes, height, width):
         value.backward()
         assert value.device.type == device and torch.isfinite(value)
     assert ics_matrix(student).shape == (2, classes, classes)
+
+
+@pytest.mark.parametrize(("pixels", "chunk"), [(100, 7), (100, 100), (100, 128), (4096, 2048), (5000, 2048)])
+def test_chunked_class_pair_product_equals_one_bmm_with_its_gradients(pixels, chunk):
+    generator = torch.Generator().manual_seed(21)
+    p = torch.rand(2, 3, pixels, dtype=torch.float64, generator=generator).requires_grad_()
+    centred = torch.randn(2, 3, pixels, dtype=torch.float64, generator=generator).requires_grad_()
+    weights = torch.randn(2, 3, 3, dtype=torch.float64, generator=generator)
+    chunked = chunked_class_pair_product(p, centred, chunk)
+    direct = torch.bmm(p, centred.transpose(1, 2))
+    torch.testing.assert_close(chunked, direct, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        torch.autograd.grad((chunked * weights).sum(), (p, centred)),
+        torch.autograd.grad((direct * weights).sum(), (p, centred)),
+    )
+    assert torch.autograd.gradcheck(lambda a, b: chunked_class_pair_product(a, b, chunk), (p[:1, :, :40], centred[:1, :, :40]))
+
+
+def test_class_pair_product_is_one_bmm_on_the_cpu():
+    p, centred = torch.rand(1, 2, 5000), torch.randn(1, 2, 5000)
+    assert torch.equal(class_pair_product(p, centred), torch.bmm(p, centred.transpose(1, 2)))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_chunked_ics_matrix_at_a_large_size_matches_float64():
+    logits = random_logits((2, 21, 257, 257), seed=22)  # 66,049 pixels: the chunked product
+    expected = ics_matrix(logits.double())
+    found = ics_matrix(logits.cuda()).cpu().double()
+    torch.testing.assert_close(found, expected, rtol=0, atol=2e-5 * float(expected.abs().max()))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -226,6 +226,8 @@ def _train(cfg: RunConfig, directory: Path, context: DistContext, device: torch.
     if context.is_main:
         runstore.write_config(directory, cfg)
     parts = _build(cfg, context, device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     barrier(context)
     progress = _resume(parts, cfg, directory, context, device)
     student, train_distiller = _training_modules(parts, cfg, context, device)
@@ -337,6 +339,7 @@ def _result(
         "wall_time_s": progress["elapsed_s"],
         "train_images_per_s": progress["images_seen"] / train_s if train_s > 0 else float("nan"),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "peak_memory_bytes": torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None,
         "world_size": context.world_size,
         "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
         "teacher_checkpoint": None if teacher_path is None else str(teacher_path),
@@ -348,7 +351,8 @@ def train_teacher(config: RunConfig) -> dict[str, Any]:
     """Train (or resume, or fetch the finished result of) a teacher run: cross entropy only.
 
     Returns the run's ``result.json`` content: ``final`` and ``best`` metrics, wall time, images/s,
-    device, environment. Raises ValueError when ``config.kind`` is not ``"teacher"``.
+    device, peak CUDA memory of the process that finished the run (``torch.cuda.max_memory_allocated``:
+    weights, gradients, optimizer state and activations; None on the CPU), environment. Raises ValueError when ``config.kind`` is not ``"teacher"``.
     """
     if config.kind != "teacher":
         raise ValueError(f"train_teacher needs a config with kind='teacher', got kind={config.kind!r}")

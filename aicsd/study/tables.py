@@ -253,7 +253,7 @@ def _predicts_one_class(per_class_iou: object) -> bool:
 
 
 LOSS_BENCHMARK_COLUMNS = ["device", "threads", "date", "shape", "implementation", "ms", "peak_mib", "speedup_vs_loop", "memory_vs_loop"]
-STEP_BENCHMARK_COLUMNS = ["device", "preset", "date", "student", "recipe", "images_per_second", "peak_mib", "loss_share", "speedup_vs_released", "memory_vs_released"]
+STEP_BENCHMARK_COLUMNS = ["device", "preset", "date", "student", "recipe", "compiled", "images_per_second", "peak_mib", "loss_share", "speedup_vs_released", "memory_vs_released"]
 
 
 def loss_benchmarks(folder: Path = BENCHMARK_RESULTS) -> pd.DataFrame:
@@ -277,3 +277,44 @@ def step_benchmarks(folder: Path = BENCHMARK_RESULTS) -> pd.DataFrame:
         return pd.DataFrame(columns=STEP_BENCHMARK_COLUMNS)
     table = pd.concat([benchmark_table(r).assign(preset=r["preset"]) for r in records], ignore_index=True)
     return table.assign(peak_mib=table["peak_bytes"] / 2**20)[STEP_BENCHMARK_COLUMNS]
+
+
+def ics_pieces(folder: Path = BENCHMARK_RESULTS) -> pd.DataFrame:
+    """Every ``bench_ics_matrix-*.json`` record (benchmarks/bench_ics_matrix.py) as one table: device
+    (name and type), shape, piece of the ICSD loss and its forward+backward milliseconds; empty when none is recorded."""
+    records = benchmark_records("bench_ics_matrix", folder)
+    columns = ["device", "device_type", "date", "shape", "piece", "ms"]
+    frames = [benchmark_table(r).assign(device_type=r["device_type"], shape="x".join(map(str, r["shape"]))) for r in records]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)[columns]
+
+
+def paper_runs(folder: Path = BENCHMARK_RESULTS) -> tuple[pd.DataFrame, dict[str, list[dict]]]:
+    """Every ``paper_run-*.json`` record (benchmarks/bench_paper_run.py): one row per run (device,
+    network, recipe, steps, training images/s, peak GiB, wall s, final val mIoU %) and the per-epoch
+    curves by run label (for :func:`aicsd.study.plots.training_curves`); empty when none is recorded."""
+    rows, curves = [], {}
+    for record in benchmark_records("paper_run", folder):
+        for run in record["runs"]:
+            label = f"{run['backbone']} {run['method']} ({record['device']})"
+            steps = len(run["curve"]) * (record["data"]["train_images"] // run["batch_size"])  # the loader drops the last partial batch
+            rows.append(
+                {
+                    "device": record["device"],
+                    "date": record["date"][:10],
+                    "network": f"{run['backbone']} x{run['width_multiplier']:g}",
+                    "method": run["method"],
+                    "crop": run["crop_size"],
+                    "batch": run["batch_size"],
+                    "epochs": run["epochs"],
+                    "steps": steps,
+                    "images/s": run["train_images_per_s"],
+                    "peak GiB": run["peak_memory_bytes"] / 2**30 if run["peak_memory_bytes"] else float("nan"),
+                    "wall s": run["wall_time_s"],
+                    "val mIoU (%)": 100 * run["final_val"]["miou"],
+                }
+            )
+            curves[label] = run["curve"]
+    return pd.DataFrame(rows), curves
+
