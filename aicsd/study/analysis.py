@@ -80,3 +80,30 @@ def fixed_size_batch(run: RunConfig | str | Path, split: str, count: int, size: 
     ``size`` x ``size`` and stacked: (count, 3, size, size), for measurements that need one batch."""
     images, _ = eval_images(run, split, list(range(count)))
     return torch.stack([center_crop(image, [size, size]) for image in images])
+
+
+@torch.inference_mode()
+def feature_collapse(model: nn.Module, images: Tensor, tap: str = "stage4") -> dict[str, float]:
+    """How image-independent a network's ``tap`` features are on one batch ``images`` (B, 3, H, W), B >= 2.
+
+    Returns ``pairwise_cosine`` (mean cosine similarity of the flattened features of two different
+    images: 1 when every image gives the same features), ``shared_energy`` (the share of the
+    features' energy in their mean over the batch, ||mean_b f_b||^2 / mean_b ||f_b||^2: 1 for
+    identical features, about 1/B for unrelated zero-mean ones) and ``bn_shift_ratio`` (mean |beta| /
+    mean |gamma| of the backbone's last BatchNorm: a large value means its output is mostly the
+    per-channel constant beta, the same for every image).
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    flat = model.forward_features(images.to(device))[tap].float().flatten(1).cpu()
+    unit = torch.nn.functional.normalize(flat, dim=1)
+    cosine = unit @ unit.T
+    off_diagonal = cosine[~torch.eye(len(flat), dtype=torch.bool)]
+    shared = flat.mean(0).pow(2).sum() / flat.pow(2).sum(1).mean()
+    last_norm = [m for m in model.backbone.modules() if isinstance(m, nn.BatchNorm2d)][-1]
+    return {
+        "pairwise_cosine": float(off_diagonal.mean()),
+        "shared_energy": float(shared),
+        "bn_shift_ratio": float(last_norm.bias.abs().mean() / last_norm.weight.abs().mean()),
+    }
+

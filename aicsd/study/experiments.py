@@ -36,6 +36,8 @@ ABLATION_STUDENT = "resnet18"
 TEMPERATURES = (1.0, 2.0, 4.0)
 ALW_FORMS_COMPARED = ("epoch", "step")
 ICSD_WEIGHT_FACTORS = (0.25, 1.0, 4.0)
+SP_PROBE_FACTORS = (0.025, 0.1, 0.25, 1.0, 4.0)
+"""Multiples of SP's default weight tried on MobileNetV2 by :func:`sp_probe`."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +158,29 @@ def weight_sweep(
             for seed in settings.seeds[: settings.sweep_seeds]:
                 config = student_run(profile, backbone=ABLATION_STUDENT, method=method, seed=seed, **place, **{f"{term}_weight": default * factor})
                 runs.append(LabelledRun("sweep", f"{method} x{factor:g}", config))
+    return runs
+
+
+def sp_probe(
+    profile: str,
+    *,
+    dataset: str = "synthetic",
+    data_root: str | None = None,
+    device: str = "auto",
+) -> list[LabelledRun]:
+    """MobileNetV2 + SP at :data:`SP_PROBE_FACTORS` times SP's default weight, with the profile's first
+    ``sweep_seeds`` seeds (group ``sp probe``, label ``"sp x<factor>"``), and the plain MobileNetV2
+    student of the same seeds (label ``"none"``): at which weight, if any, SP stops collapsing the
+    MobileNetV2 student (the main results chapter). The weight sweep runs on ResNet-18 only."""
+    settings = PROFILES[profile]
+    place = {"dataset": dataset, "data_root": data_root, "device": device}
+    seeds = settings.seeds[: settings.sweep_seeds]
+    default = resolve("sp").term("sp").weight
+    runs = [LabelledRun("sp probe", "none", student_run(profile, backbone="mobilenet_v2", method="none", seed=seed, **place)) for seed in seeds]
+    for factor in SP_PROBE_FACTORS:
+        for seed in seeds:
+            config = student_run(profile, backbone="mobilenet_v2", method="sp", seed=seed, **place, sp_weight=default * factor)
+            runs.append(LabelledRun("sp probe", f"sp x{factor:g}", config))
     return runs
 
 

@@ -56,3 +56,21 @@ def test_ics_distance_column_is_zero_for_the_teacher_itself(teacher):
     frame = pd.DataFrame({"run_dir": [str(run_dir(teacher))], "seed": [0]})
     with_distance = analysis.with_ics_distance(frame, teacher, "test", count=2)
     assert with_distance["ics_distance"].iloc[0] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_feature_collapse_sees_a_backbone_whose_last_batchnorm_outputs_its_shift():
+    from aicsd.models import build_segmenter
+
+    torch.manual_seed(0)
+    model = build_segmenter("mobilenet_v2", 5, width_multiplier=0.25).eval()
+    images = torch.randn(6, 3, 64, 64)
+    healthy = analysis.feature_collapse(model, images)
+    assert healthy["bn_shift_ratio"] == 0.0  # beta starts at zero
+    assert healthy["pairwise_cosine"] < 0.9 and healthy["shared_energy"] < 0.9
+    last_norm = [m for m in model.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)][-1]
+    with torch.no_grad():
+        last_norm.weight.fill_(1e-3)
+        last_norm.bias.copy_(torch.linspace(-2.0, 2.0, len(last_norm.bias)))
+    collapsed = analysis.feature_collapse(model, images)
+    assert collapsed["bn_shift_ratio"] == pytest.approx(float(last_norm.bias.abs().mean()) / 1e-3)
+    assert collapsed["pairwise_cosine"] > 0.999 and collapsed["shared_energy"] > 0.999

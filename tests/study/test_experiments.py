@@ -7,7 +7,8 @@ import pytest
 
 from aicsd.study import experiments
 from aicsd.data import make_synthetic
-from aicsd.engine import load_profile
+from aicsd.engine import PROFILES, load_profile
+from aicsd.losses import resolve
 
 
 def test_cpu_grids_have_every_cell_and_share_identical_runs():
@@ -77,3 +78,15 @@ def test_run_all_trains_teacher_then_students_and_collect_reads_them(tmp_path):
     assert set(table["split"]) == {"test"}
     assert table["miou"].between(0, 1).all()
     assert experiments.run_all(runs, workers=1) == ids
+
+
+def test_sp_probe_tries_every_factor_of_sp_on_mobilenet_v2_beside_the_plain_student():
+    probe = experiments.sp_probe("cpu")
+    default = resolve("sp").term("sp").weight
+    seeds = PROFILES["cpu"].seeds[: PROFILES["cpu"].sweep_seeds]
+    assert {run.config.backbone for run in probe} == {"mobilenet_v2"}
+    plain = [run for run in probe if run.label == "none"]
+    assert [run.config.seed for run in plain] == list(seeds) and {run.config.method for run in plain} == {"none"}
+    weights = sorted({run.config.distillation.term("sp").weight for run in probe if run.config.method == "sp"})
+    assert weights == sorted(default * factor for factor in experiments.SP_PROBE_FACTORS)
+    assert len(probe) == len(seeds) * (1 + len(experiments.SP_PROBE_FACTORS))
