@@ -49,9 +49,10 @@ bench: $(STAMP)
 screenshots: $(STAMP)
 	$(PY) book/screenshots.py --chromium $(CHROMIUM)
 
-# The main table and the claims ledger of the finished runs of PROFILE as Markdown (the README's tables).
+# The main table and the claims ledger of the finished runs of PROFILE on DATASET (read from DATA_ROOT)
+# as Markdown (the README's tables).
 results-table: $(STAMP)
-	$(PY) -c "from aicsd.study.tables import markdown_claims_table, markdown_main_table; print(markdown_main_table('$(PROFILE)', '$(DATASET)')); print(); print(markdown_claims_table('$(PROFILE)', '$(DATASET)'))"
+	$(PY) -c "from aicsd.study.tables import markdown_claims_table, markdown_main_table; root = '$(DATA_ROOT)' or None; print(markdown_main_table('$(PROFILE)', '$(DATASET)', root)); print(); print(markdown_claims_table('$(PROFILE)', '$(DATASET)', root))"
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info book/_build

@@ -23,11 +23,8 @@ to benchmarks/results/bench_ics_matrix-<device>.json.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import platform
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -37,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from aicsd.engine.checkpoint import atomic_write_json
 from aicsd.losses import ICSDLoss, PixelKDLoss
 from aicsd.losses.icsd import centred_log_distributions, chunked_class_pair_product, ics_matrix
 
@@ -136,9 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.output.mkdir(parents=True, exist_ok=True)
     target = args.output / f"bench_ics_matrix-{device}.json"
-    with tempfile.NamedTemporaryFile("w", dir=args.output, delete=False, suffix=".tmp") as handle:
-        json.dump(record, handle, indent=2)
-    os.replace(handle.name, target)
+    atomic_write_json(target, record)
     print(f"wrote {target}")
     return 0
 

@@ -16,13 +16,11 @@ memory leaves the resident set), both during the first call, which also serves a
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing as mp
 import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,6 +30,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from released_style import released_loop_icsd  # noqa: E402
 
+from aicsd.engine.checkpoint import atomic_write_json  # noqa: E402
 from aicsd.losses import ICSDLoss  # noqa: E402
 
 DEFAULT_SHAPES = ("8x21x129x129", "8x21x513x513", "4x19x512x1024")
@@ -137,9 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.output.mkdir(parents=True, exist_ok=True)
     target = args.output / f"bench_losses-{args.device}.json"
-    with tempfile.NamedTemporaryFile("w", dir=args.output, delete=False, suffix=".tmp") as handle:
-        json.dump(record, handle, indent=2)
-    os.replace(handle.name, target)
+    atomic_write_json(target, record)
     print(f"wrote {target}")
     return 0
 

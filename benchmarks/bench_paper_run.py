@@ -32,6 +32,8 @@ from typing import Any
 
 import torch
 
+from aicsd.engine.checkpoint import atomic_write_json
+
 REPO = Path(__file__).resolve().parent.parent
 COMMON_FIELDS = ("pretrained_backbone=false",)
 """``--set`` values of both runs: no ImageNet weights offline."""
@@ -143,9 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     args.output.mkdir(parents=True, exist_ok=True)
     target = args.output / f"paper_run-{record['device_type']}.json"
-    with tempfile.NamedTemporaryFile("w", dir=args.output, delete=False, suffix=".tmp") as handle:
-        json.dump(record, handle, indent=2)
-    os.replace(handle.name, target)
+    atomic_write_json(target, record)
     print(f"wrote {target}")
     return 0
 

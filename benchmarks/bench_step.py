@@ -43,14 +43,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import multiprocessing as mp
 import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -67,6 +65,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from released_style import released_loop_icsd  # noqa: E402
 
 from aicsd.engine import FeatureTaps, Precision, select_precision  # noqa: E402
+from aicsd.engine.checkpoint import atomic_write_json  # noqa: E402
 from aicsd.losses import Distiller, build_distiller  # noqa: E402
 from aicsd.models import build_segmenter  # noqa: E402
 
@@ -353,9 +352,7 @@ def write_record(record: dict[str, Any], output: Path, device: str, *, compiled:
     """Write ``record`` to ``output/bench_step-<device>[-compile].json`` atomically; returns the path."""
     output.mkdir(parents=True, exist_ok=True)
     target = output / f"bench_step-{device}{'-compile' if compiled else ''}.json"
-    with tempfile.NamedTemporaryFile("w", dir=output, delete=False, suffix=".tmp") as handle:
-        json.dump(record, handle, indent=2)
-    os.replace(handle.name, target)
+    atomic_write_json(target, record)
     return target
 
 

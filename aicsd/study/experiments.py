@@ -25,7 +25,7 @@ from aicsd.data import generate_if_absent
 from aicsd.engine import PROFILES, RunConfig, distill, load_profile, read_result, run_dir, run_id, seeds_of, teacher_config, train_teacher
 from aicsd.engine.identity import teacher_run_id
 from aicsd.losses import METHODS, resolve
-from aicsd.results import reported_metrics, run_row
+from aicsd.results import run_row
 
 STUDENTS = ("resnet18", "mobilenet_v2")
 PAPER_METHODS = ("none", "kd", "ad", "sp", "ickd", "aicsd")

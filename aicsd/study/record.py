@@ -2,7 +2,8 @@
 
     python -m aicsd.study.record --profile cpu [--dataset synthetic] [--timings book/_executed/timings.json]
 
-writes ``benchmarks/results/summary-<profile>.json``: the teacher's reported metrics,
+writes ``benchmarks/results/summary-<profile>.json`` (``summary-<profile>-<dataset>.json`` for a
+dataset other than the generated one): the teacher's reported metrics,
 per table cell (group, row, student) the mean, std, n and seeds of the reported and val mIoU, each
 claim of the ledger with its paired gain and interval, the total wall time of ``make reproduce``,
 the CPU model and the thread settings. It reads only finished runs (raises FileNotFoundError
@@ -29,6 +30,12 @@ from aicsd.results import reported_metrics
 from aicsd.study import claims, experiments
 
 __all__ = ["book_runs", "cells", "cpu_model", "main", "reproduction_summary"]
+
+
+def record_name(profile: str, dataset: str) -> str:
+    """``<profile>`` for the generated dataset, else ``<profile>-<dataset>``: how the reproduction's
+    records in ``benchmarks/results/`` are named (benchmarks/bench_reproduce.sh uses the same rule)."""
+    return profile if dataset == "synthetic" else f"{profile}-{dataset}"
 
 
 def cpu_model() -> str:
@@ -99,11 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", default="synthetic")
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--timings", type=Path, default=EXECUTED / "timings.json", help="the driver's timing record")
-    parser.add_argument("--output", type=Path, default=None, help="default benchmarks/results/summary-<profile>.json")
+    parser.add_argument("--output", type=Path, default=None, help="default benchmarks/results/summary-<profile>[-<dataset>].json")
     args = parser.parse_args(argv)
     timings = json.loads(args.timings.read_text()) if args.timings.is_file() else None
     record = reproduction_summary(args.profile, args.dataset, args.data_root, timings)
-    output = args.output or BENCHMARK_RESULTS / f"summary-{args.profile}.json"
+    output = args.output or BENCHMARK_RESULTS / f"summary-{record_name(args.profile, args.dataset)}.json"
     atomic_write_json(output, record)
     print(f"wrote {output}")
     return 0

@@ -27,7 +27,7 @@ import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from aicsd.paths import EXECUTED, NOTEBOOKS, REPO_ROOT
+from aicsd.paths import EXECUTED, NOTEBOOKS
 
 
 

@@ -174,12 +174,14 @@ def benchmark_table(record: dict) -> pd.DataFrame:
     return rows.assign(device=record["device"], threads=record.get("threads"), date=record["date"][:10])
 
 
-def markdown_main_table(profile: str = "cpu", dataset: str = "synthetic") -> str:
-    """The main table of finished runs of ``profile`` as Markdown (for the README), with the weights
-    chosen on val: raises FileNotFoundError naming the first missing run."""
-    teacher = experiments.teacher_run(profile, dataset=dataset)
-    weights = experiments.tuned_weights(profile, dataset=dataset, train=False)
-    results = experiments.collect(experiments.main_table(profile, dataset=dataset, weights=weights))
+def markdown_main_table(profile: str = "cpu", dataset: str = "synthetic", data_root: str | None = None) -> str:
+    """The main table of finished runs of ``profile`` on ``dataset`` (read from ``data_root``, default
+    ``<repo>/data/<dataset>``) as Markdown (for the README), with the weights chosen on val: raises
+    FileNotFoundError naming the first missing run."""
+    place = {"dataset": dataset, "data_root": data_root}
+    teacher = experiments.teacher_run(profile, **place)
+    weights = experiments.tuned_weights(profile, **place, train=False)
+    results = experiments.collect(experiments.main_table(profile, **place, weights=weights))
     teacher_metrics = reported_metrics(read_result(run_dir(teacher)))
     return main_results(results, teacher_metrics, teacher.backbone).to_markdown(index=False, disable_numparse=True)
 
@@ -224,11 +226,12 @@ def claims_view(claims: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def markdown_claims_table(profile: str = "cpu", dataset: str = "synthetic") -> str:
+def markdown_claims_table(profile: str = "cpu", dataset: str = "synthetic", data_root: str | None = None) -> str:
     """The claims ledger of the finished runs of ``profile`` as Markdown (for the README), without the
     ICS-distance claim (it needs the networks; the book's claims chapter has it)."""
-    weights = experiments.tuned_weights(profile, dataset=dataset, train=False)
-    runs = experiments.main_table(profile, dataset=dataset, weights=weights) + experiments.ablations(profile, dataset=dataset, weights=weights)
+    place = {"dataset": dataset, "data_root": data_root}
+    weights = experiments.tuned_weights(profile, **place, train=False)
+    runs = experiments.main_table(profile, **place, weights=weights) + experiments.ablations(profile, **place, weights=weights)
     ledger = claims.claims_table(experiments.collect(runs), claims.paper_claims(STUDENTS, experiments.ABLATION_STUDENT))
     return claims_view(ledger).to_markdown(index=False, disable_numparse=True)
 

@@ -72,5 +72,5 @@ def test_feature_collapse_sees_a_backbone_whose_last_batchnorm_outputs_its_shift
         last_norm.weight.fill_(1e-3)
         last_norm.bias.copy_(torch.linspace(-2.0, 2.0, len(last_norm.bias)))
     collapsed = analysis.feature_collapse(model, images)
-    assert collapsed["bn_shift_ratio"] == pytest.approx(float(last_norm.bias.abs().mean()) / 1e-3)
+    assert collapsed["bn_shift_ratio"] == pytest.approx(float(last_norm.bias.detach().abs().mean()) / 1e-3)
     assert collapsed["pairwise_cosine"] > 0.999 and collapsed["shared_energy"] > 0.999

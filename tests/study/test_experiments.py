@@ -9,6 +9,7 @@ from aicsd.study import experiments
 from aicsd.data import make_synthetic
 from aicsd.engine import PROFILES, load_profile
 from aicsd.losses import resolve
+from aicsd.results import reported_metrics
 
 
 def test_cpu_grids_have_every_cell_and_share_identical_runs():
@@ -58,8 +59,8 @@ def test_weight_sweep_gives_every_method_the_same_budget_and_the_choice_is_made_
 def test_report_split_and_reported_metrics():
     assert experiments.report_split(load_profile("cpu")) == "test"
     assert experiments.report_split(load_profile("paper", dataset="voc")) == "val"
-    assert experiments.reported_metrics({"final": {"miou": 0.1}, "test": {"miou": 0.2}}) == {"miou": 0.2}
-    assert experiments.reported_metrics({"final": {"miou": 0.1}, "test": None}) == {"miou": 0.1}
+    assert reported_metrics({"final": {"miou": 0.1}, "test": {"miou": 0.2}}) == {"miou": 0.2}
+    assert reported_metrics({"final": {"miou": 0.1}, "test": None}) == {"miou": 0.1}
 
 
 def test_run_all_trains_teacher_then_students_and_collect_reads_them(tmp_path):
