@@ -107,3 +107,10 @@ def feature_collapse(model: nn.Module, images: Tensor, tap: str = "stage4") -> d
         "bn_shift_ratio": float(last_norm.bias.abs().mean() / last_norm.weight.abs().mean()),
     }
 
+
+def with_feature_collapse(runs: pd.DataFrame, images: Tensor, tap: str = "stage4") -> pd.DataFrame:
+    """``runs`` (a collected frame) with the columns of :func:`feature_collapse` for each run's network
+    on the batch ``images`` (B, 3, H, W)."""
+    rows = [feature_collapse(load_network(run), images, tap) for run in runs["run_dir"]]
+    return runs.join(pd.DataFrame(rows, index=runs.index))
+

@@ -321,3 +321,26 @@ def paper_runs(folder: Path = BENCHMARK_RESULTS) -> tuple[pd.DataFrame, dict[str
             curves[label] = run["curve"]
     return pd.DataFrame(rows), curves
 
+
+def sp_probe_view(probed: pd.DataFrame) -> pd.DataFrame:
+    """The SP probe (:func:`aicsd.study.experiments.sp_probe`, collected, with the columns of
+    :func:`aicsd.study.analysis.with_feature_collapse`) per row label: SP weight, mean val and
+    reported mIoU (%), collapsed runs (:func:`collapsed_runs` within the label) out of the label's
+    runs, and the mean feature cosine, shared energy and last-BatchNorm |beta| / |gamma|. Also
+    ``healthy``: whether no run of the label collapsed."""
+    collapsed = probed.index.isin(collapsed_runs(probed, by=("label",)).index)
+    by_label = probed.assign(collapsed=collapsed).groupby("label", sort=False)
+    count = by_label["collapsed"].sum().astype(int)
+    return pd.DataFrame(
+        {
+            "SP weight": by_label["sp_weight"].first().map(lambda w: "-" if pd.isna(w) else f"{w:g}"),
+            "val mIoU (%)": 100 * by_label["val_miou"].mean(),
+            "test mIoU (%)": 100 * by_label["miou"].mean(),
+            "collapsed runs": count.astype(str) + " of " + by_label.size().astype(str),
+            "feature cosine": by_label["pairwise_cosine"].mean(),
+            "shared energy": by_label["shared_energy"].mean(),
+            "|β| / |γ|": by_label["bn_shift_ratio"].mean(),
+            "healthy": count == 0,
+        }
+    )
+

@@ -120,3 +120,26 @@ def test_claims_view_formats_points_and_intervals():
         "verdict": "supported",
     }
     assert view.iloc[1]["paired gain"] == "+0.00123" and view.iloc[1]["metric"] == "ics distance"
+
+
+def test_sp_probe_view_counts_collapsed_runs_per_weight_and_averages_the_diagnosis():
+    probed = pd.DataFrame(
+        {
+            "label": ["none", "none", "sp x1", "sp x1"],
+            "method": ["none", "none", "sp", "sp"],
+            "backbone": ["mobilenet_v2"] * 4,
+            "sp_weight": [float("nan"), float("nan"), 3000.0, 3000.0],
+            "val_miou": [0.12, 0.14, 0.13, 0.02],
+            "miou": [0.11, 0.13, 0.12, 0.03],
+            "pairwise_cosine": [0.3, 0.4, 0.5, 0.9],
+            "shared_energy": [0.4, 0.4, 0.5, 0.9],
+            "bn_shift_ratio": [0.0, 0.0, 0.5, 1.5],
+        }
+    )
+    view = tables.sp_probe_view(probed)
+    assert list(view.index) == ["none", "sp x1"]
+    assert list(view["SP weight"]) == ["-", "3000"]
+    assert list(view["collapsed runs"]) == ["0 of 2", "1 of 2"]  # 0.03 < half of the plain students' median
+    assert list(view["healthy"]) == [True, False]
+    assert view.loc["sp x1", "val mIoU (%)"] == pytest.approx(7.5)
+    assert view.loc["sp x1", "|β| / |γ|"] == pytest.approx(1.0)
