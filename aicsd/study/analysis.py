@@ -89,9 +89,9 @@ def feature_collapse(model: nn.Module, images: Tensor, tap: str = "stage4") -> d
     Returns ``pairwise_cosine`` (mean cosine similarity of the flattened features of two different
     images: 1 when every image gives the same features), ``shared_energy`` (the share of the
     features' energy in their mean over the batch, ||mean_b f_b||^2 / mean_b ||f_b||^2: 1 for
-    identical features, about 1/B for unrelated zero-mean ones) and ``bn_shift_ratio`` (mean |beta| /
-    mean |gamma| of the backbone's last BatchNorm: a large value means its output is mostly the
-    per-channel constant beta, the same for every image).
+    identical features, about 1/B for unrelated zero-mean ones) and ``bn_shift_ratio``
+    (``mean |beta| / mean |gamma|`` of the backbone's last BatchNorm: a large value means its output
+    is mostly the per-channel constant beta, the same for every image).
     """
     model.eval()
     device = next(model.parameters()).device

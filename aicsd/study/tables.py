@@ -326,7 +326,7 @@ def sp_probe_view(probed: pd.DataFrame) -> pd.DataFrame:
     """The SP probe (:func:`aicsd.study.experiments.sp_probe`, collected, with the columns of
     :func:`aicsd.study.analysis.with_feature_collapse`) per row label: SP weight, mean val and
     reported mIoU (%), collapsed runs (:func:`collapsed_runs` within the label) out of the label's
-    runs, and the mean feature cosine, shared energy and last-BatchNorm |beta| / |gamma|. Also
+    runs, and the mean feature cosine, shared energy and last-BatchNorm ``|beta| / |gamma|``. Also
     ``healthy``: whether no run of the label collapsed."""
     collapsed = probed.index.isin(collapsed_runs(probed, by=("label",)).index)
     by_label = probed.assign(collapsed=collapsed).groupby("label", sort=False)
