@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 
+from aicsd.data import build_dataset
 from aicsd.engine.checkpoint import atomic_write_json
 
 REPO = Path(__file__).resolve().parent.parent
@@ -89,10 +90,6 @@ def _run_record(store: Path, run_id: str, command_s: float) -> dict[str, Any]:
     }
 
 
-def _count(root: Path, split: str) -> int:
-    return sum(1 for line in (root / f"{split}.txt").read_text().splitlines() if line.strip())
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-root", type=Path, required=True, help="a CamVid folder (SegNet layout)")
@@ -135,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "profile": "paper",
         "dataset": "camvid",
-        "data": {"train_images": _count(args.data_root, "train"), "val_images": _count(args.data_root, "val")},
+        "data": {f"{split}_images": len(build_dataset("camvid", args.data_root, split)) for split in ("train", "val")},
         "overrides": [f"epochs={args.epochs}", *COMMON_FIELDS, *args.extra],
         "runs": [
             _run_record(store, teacher["output"]["run_id"], teacher["command_s"]),

@@ -352,7 +352,8 @@ def train_teacher(config: RunConfig) -> dict[str, Any]:
 
     Returns the run's ``result.json`` content: ``final`` and ``best`` metrics, wall time, images/s,
     device, peak CUDA memory of the process that finished the run (``torch.cuda.max_memory_allocated``:
-    weights, gradients, optimizer state and activations; None on the CPU), environment. Raises ValueError when ``config.kind`` is not ``"teacher"``.
+    weights, gradients, optimizer state and activations; None on the CPU), environment. Raises
+    ValueError when ``config.kind`` is not ``"teacher"``.
     """
     if config.kind != "teacher":
         raise ValueError(f"train_teacher needs a config with kind='teacher', got kind={config.kind!r}")

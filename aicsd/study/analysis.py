@@ -113,4 +113,3 @@ def with_feature_collapse(runs: pd.DataFrame, images: Tensor, tap: str = "stage4
     on the batch ``images`` (B, 3, H, W)."""
     rows = [feature_collapse(load_network(run), images, tap) for run in runs["run_dir"]]
     return runs.join(pd.DataFrame(rows, index=runs.index))
-

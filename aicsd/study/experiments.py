@@ -180,8 +180,13 @@ def sp_probe(
     for factor in SP_PROBE_FACTORS:
         for seed in seeds:
             config = student_run(profile, backbone="mobilenet_v2", method="sp", seed=seed, **place, sp_weight=default * factor)
-            runs.append(LabelledRun("sp probe", f"sp x{factor:g}", config))
+            runs.append(LabelledRun("sp probe", sp_probe_label(default * factor), config))
     return runs
+
+
+def sp_probe_label(sp_weight: float) -> str:
+    """The :func:`sp_probe` row of SP weight ``sp_weight``: ``"sp x<multiple of the default>"``."""
+    return f"sp x{round(sp_weight / resolve('sp').term('sp').weight, 6):g}"
 
 
 def chosen_weights(sweep: pd.DataFrame) -> dict[str, dict[str, float]]:

@@ -324,18 +324,22 @@ def paper_runs(folder: Path = BENCHMARK_RESULTS) -> tuple[pd.DataFrame, dict[str
 
 def sp_probe_view(probed: pd.DataFrame) -> pd.DataFrame:
     """The SP probe (:func:`aicsd.study.experiments.sp_probe`, collected, with the columns of
-    :func:`aicsd.study.analysis.with_feature_collapse`) per row label: SP weight, mean val and
-    reported mIoU (%), collapsed runs (:func:`collapsed_runs` within the label) out of the label's
-    runs, and the mean feature cosine, shared energy and last-BatchNorm ``|beta| / |gamma|``. Also
-    ``healthy``: whether no run of the label collapsed."""
+    :func:`aicsd.study.analysis.with_feature_collapse`) per row label: SP weight, mean val mIoU (%)
+    and, where the runs report another split (the held-out test split), its mean mIoU (%) too;
+    collapsed runs (:func:`collapsed_runs` within the label) out of the label's runs; the mean
+    feature cosine, shared energy and last-BatchNorm ``|beta| / |gamma|``. Also ``healthy``: whether
+    no run of the label collapsed."""
     collapsed = probed.index.isin(collapsed_runs(probed, by=("label",)).index)
     by_label = probed.assign(collapsed=collapsed).groupby("label", sort=False)
     count = by_label["collapsed"].sum().astype(int)
+    reported = probed["split"].iloc[0]
+    scores = {"val mIoU (%)": 100 * by_label["val_miou"].mean()}
+    if reported != "val":
+        scores[f"{reported} mIoU (%)"] = 100 * by_label["miou"].mean()
     return pd.DataFrame(
         {
             "SP weight": by_label["sp_weight"].first().map(lambda w: "-" if pd.isna(w) else f"{w:g}"),
-            "val mIoU (%)": 100 * by_label["val_miou"].mean(),
-            "test mIoU (%)": 100 * by_label["miou"].mean(),
+            **scores,
             "collapsed runs": count.astype(str) + " of " + by_label.size().astype(str),
             "feature cosine": by_label["pairwise_cosine"].mean(),
             "shared energy": by_label["shared_energy"].mean(),
@@ -343,4 +347,3 @@ def sp_probe_view(probed: pd.DataFrame) -> pd.DataFrame:
             "healthy": count == 0,
         }
     )
-

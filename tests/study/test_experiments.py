@@ -91,3 +91,7 @@ def test_sp_probe_tries_every_factor_of_sp_on_mobilenet_v2_beside_the_plain_stud
     weights = sorted({run.config.distillation.term("sp").weight for run in probe if run.config.method == "sp"})
     assert weights == sorted(default * factor for factor in experiments.SP_PROBE_FACTORS)
     assert len(probe) == len(seeds) * (1 + len(experiments.SP_PROBE_FACTORS))
+    for run in probe:
+        if run.config.method == "sp":
+            assert run.label == experiments.sp_probe_label(run.config.distillation.term("sp").weight)
+    assert experiments.sp_probe_label(4 * default) == "sp x4"

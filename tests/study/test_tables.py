@@ -131,6 +131,7 @@ def test_sp_probe_view_counts_collapsed_runs_per_weight_and_averages_the_diagnos
             "sp_weight": [float("nan"), float("nan"), 3000.0, 3000.0],
             "val_miou": [0.12, 0.14, 0.13, 0.02],
             "miou": [0.11, 0.13, 0.12, 0.03],
+            "split": ["test"] * 4,
             "pairwise_cosine": [0.3, 0.4, 0.5, 0.9],
             "shared_energy": [0.4, 0.4, 0.5, 0.9],
             "bn_shift_ratio": [0.0, 0.0, 0.5, 1.5],
@@ -142,4 +143,6 @@ def test_sp_probe_view_counts_collapsed_runs_per_weight_and_averages_the_diagnos
     assert list(view["collapsed runs"]) == ["0 of 2", "1 of 2"]  # 0.03 < half of the plain students' median
     assert list(view["healthy"]) == [True, False]
     assert view.loc["sp x1", "val mIoU (%)"] == pytest.approx(7.5)
+    assert view.loc["sp x1", "test mIoU (%)"] == pytest.approx(7.5)
+    assert "test mIoU (%)" not in tables.sp_probe_view(probed.assign(split="val", miou=probed["val_miou"])).columns
     assert view.loc["sp x1", "|β| / |γ|"] == pytest.approx(1.0)
