@@ -30,7 +30,20 @@ def test_every_profile_has_the_same_shape_with_seeds():
 
 
 def test_cpu_is_the_default_profile():
-    assert load_profile() == RunConfig()
+    assert RunConfig().profile == "cpu"
+    assert load_profile() == load_profile("cpu", kind="student", dataset="synthetic")
+
+
+def test_cpu_students_share_the_teachers_images_and_augmentation_on_the_generated_set():
+    student, teacher = load_profile("cpu", method="aicsd"), load_profile("cpu", kind="teacher")
+    assert student.train_limit is None and teacher.train_limit is None
+    same = ("crop_size", "scale_range", "lr", "batch_size", "momentum", "weight_decay", "poly_power", "eval_size")
+    assert {name: getattr(student, name) for name in same} == {name: getattr(teacher, name) for name in same}
+    assert (student.epochs, teacher.epochs, student.scale_range) == (2, 12, (0.75, 1.25))
+    assert student.distillation.alw == "step"
+    camvid = load_profile("cpu", dataset="camvid")
+    assert (camvid.epochs, camvid.train_limit) == (RunConfig.epochs, RunConfig.train_limit)
+    assert load_profile("paper").scale_range == (0.5, 2.0)
 
 
 def test_paper_profile_follows_the_released_recipe():
@@ -70,7 +83,7 @@ def test_teacher_config_shares_data_and_execution_settings():
 
 def test_cpu_profile_sizes_per_dataset_keep_real_objects_visible():
     synthetic = load_profile("cpu")
-    assert (synthetic.crop_size, synthetic.eval_size, synthetic.scale_range) == (64, 64, (0.5, 2.0))
+    assert (synthetic.crop_size, synthetic.eval_size, synthetic.scale_range) == (64, 64, (0.75, 1.25))
     camvid = load_profile("cpu", dataset="camvid", kind="teacher")
     assert (camvid.crop_size, camvid.eval_size, camvid.scale_range) == (160, 192, (0.75, 1.5))
     cityscapes = load_profile("cpu", dataset="cityscapes")

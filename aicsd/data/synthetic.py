@@ -31,7 +31,7 @@ from aicsd.data.synthetic_render import render_sample
 from aicsd.data.voc import build_voc
 from aicsd.paths import DATA_ROOT
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 DEFAULT_SYNTHETIC_ROOT = DATA_ROOT / "synthetic"
 """``data/synthetic`` in the repository checkout."""
 SYNTHETIC_SPLITS = ("train", "val", "test")

@@ -23,7 +23,7 @@ def test_cpu_grids_have_every_cell_and_share_identical_runs():
     assert all(r.config.backbone == experiments.ABLATION_STUDENT for r in ablations)
     unique = {r.config for r in main + ablations}
     # components over 5 seeds, the other ablations over 3; their default-setting rows (KD, AICSD,
-    # ALW per epoch, paper ICSD, T = 1, 1 x) are main-table runs
+    # ALW per step, paper ICSD, T = 1, 1 x) are main-table runs
     assert len(unique) == 80 + 10 + 3 + 3 + 6 + 6
     assert {r.config.seed for r in ablations if r.group == "components"} == {0, 1, 2, 3, 4}
     assert {r.config.seed for r in ablations if r.group == "temperature"} == {0, 1, 2}
@@ -40,7 +40,7 @@ def test_weight_sweep_gives_every_method_the_same_budget_and_the_choice_is_made_
     for run in sweep:
         per_method.setdefault(run.config.method, set()).add(run.config)
     assert set(per_method) == set(experiments.SWEEP_METHODS)
-    assert {len(configs) for configs in per_method.values()} == {3 * 2}
+    assert {len(configs) for configs in per_method.values()} == {len(PROFILES['cpu'].sweep_factors) * 2}
     assert experiments.weight_sweep("paper") == []
     frame = pd.DataFrame(
         [
