@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from aicsd.errors import DataError
 import torch
 from PIL import Image
 from torchvision import tv_tensors
@@ -209,6 +211,15 @@ def test_temporary_folders_of_dead_generators_are_removed_and_live_ones_kept(tmp
         (folder / "VOCdevkit").mkdir(parents=True)
     assert synthetic.remove_stale_temporaries(tmp_path) == [stale]
     assert not stale.exists() and live.exists()
+
+
+def test_a_dataset_of_another_generator_version_is_refused_with_the_fix(tmp_path: Path) -> None:
+    make_synthetic(tmp_path, num_train=2, num_val=1, num_test=1)
+    metadata = tmp_path / "VOCdevkit/VOC2012/SYNTHETIC.json"
+    metadata.write_text(json.dumps({**json.loads(metadata.read_text()), "generator_version": synthetic.GENERATOR_VERSION - 1}))
+    with pytest.raises(DataError, match=rf"generator version {synthetic.GENERATOR_VERSION - 1}.*make-synthetic --root"):
+        synthetic.generate_if_absent(tmp_path)
+    assert metadata.is_file()
 
 
 def test_an_existing_dataset_is_never_regenerated_implicitly(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 
 from aicsd.data.files import SegmentationFiles, Transforms
-from aicsd.errors import CorruptFileError
+from aicsd.errors import CorruptFileError, DataError
 from aicsd.data.info import voc_colormap
 from aicsd.data.synthetic_classes import SYNTHETIC_CLASSES, SYNTHETIC_INFO
 from aicsd.data.synthetic_render import render_sample
@@ -222,10 +222,24 @@ def generate_if_absent(root: str | Path) -> bool:
 
     An existing dataset is never replaced here, even an incomplete one: a missing split list or
     image is reported when the dataset is read, so nothing under ``VOCdevkit`` is deleted behind
-    the user's back (:func:`make_synthetic` replaces a generated set when asked to).
+    the user's back (:func:`make_synthetic` replaces a generated set when asked to). A set written
+    by another generator version raises DataError saying how to replace it: its images differ
+    from the ones this code generates, and the book's numbers are for this version.
     """
     root = Path(root)
     if (root / "VOCdevkit").exists():
+        metadata_path = _voc_dir(root) / METADATA_FILE
+        if metadata_path.is_file():
+            try:
+                version = json.loads(metadata_path.read_text()).get("generator_version")
+            except ValueError:
+                version = GENERATOR_VERSION  # unreadable metadata is reported when the dataset is read
+            if version != GENERATOR_VERSION:
+                raise DataError(
+                    f"{root} holds a dataset of generator version {version}, this code generates version "
+                    f"{GENERATOR_VERSION} (other images); replace it with `python -m aicsd make-synthetic --root {root}` "
+                    f"or give another data root"
+                )
         return False
     make_synthetic(root, **DEFAULT_PARAMETERS)
     return True

@@ -171,6 +171,28 @@ def training_curves(curves: Mapping[str, Sequence[Mapping[str, float]]], keys: S
     return fig
 
 
+def sizing_frontier(frontier: pd.DataFrame) -> Figure:
+    """Test mIoU (%) against optimiser steps per network, error bars one standard deviation over
+    seeds, beside that standard deviation against steps (rows of :func:`aicsd.study.sizing.frontier`
+    for one data setting, with or without the reproduction's own points)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+    for network, rows in frontier.sort_values("steps").groupby("network", sort=True):
+        line = left.errorbar(rows["steps"], rows["test mIoU"], yerr=rows["std over seeds"].fillna(0), marker="o", capsize=3, label=network)
+        spread = rows.dropna(subset=["std over seeds"])
+        if not spread.empty:
+            right.plot(spread["steps"], spread["std over seeds"], marker="o", color=line[0].get_color(), label=network)
+    left.set_xlabel("optimiser steps (batch 8)")
+    left.set_ylabel("test mIoU (%)")
+    left.set_title("Accuracy against training length")
+    right.set_xlabel("optimiser steps (batch 8)")
+    right.set_ylabel("std of test mIoU over seeds (points)")
+    right.set_title("Seed spread against training length")
+    right.axhline(1.0, color="grey", linestyle=":", linewidth=1)
+    left.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def sizing_curves(curves: pd.DataFrame) -> Figure:
     """Val mIoU (%) against optimiser steps for every sizing probe (:func:`aicsd.study.sizing.curves`),
     teachers solid and students dashed."""
