@@ -3,7 +3,7 @@ student networks on variants of the generated dataset, through the project's com
 side on one GPU; then the record ``benchmarks/results/sizing-cuda.json`` that the book's chapter
 "Sizing the mini scale" reads.
 
-    python benchmarks/sizing_probes.py run PLAN RAW_JSON [--deadline-s 420] [--workers 14]
+    python benchmarks/sizing_probes.py run PLAN RAW_JSON [--deadline-s 420] [--workers 14] [--device cuda]
     python benchmarks/sizing_probes.py record RAW_JSON [RAW_JSON ...] [--output PATH]
 
 ``run`` generates the plan's dataset variants under ``/tmp/sizing-data`` and trains every probe of
@@ -17,6 +17,7 @@ record: one entry per probe in the format of ``sizing-cpu.json`` plus the data v
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -96,16 +97,19 @@ def generate(variant: str) -> Path:
 
     root = DATA / variant.replace(" ", "_").replace("+", "p")
     if not root.exists():
-        with mock.patch.multiple(synthetic_render, **VARIANTS[variant]):
+        settings = VARIANTS[variant]
+        with mock.patch.multiple(synthetic_render, **settings) if settings else contextlib.nullcontext():
             make_synthetic(root)
     return root
 
 
-def _command(probe: dict[str, Any], root: Path, eval_every: int) -> list[str]:
-    common = ["--profile", "cpu", "--device", "cuda", "--quiet", "--data-root", str(root), "--seed", str(probe["seed"]),
+def _command(probe: dict[str, Any], root: Path, eval_every: int, device: str) -> list[str]:
+    common = ["--profile", "cpu", "--device", device, "--quiet", "--data-root", str(root), "--seed", str(probe["seed"]),
               "--epochs", str(probe["epochs"]), "--output-dir", str(_folder(probe_name(probe))),
               "--set", "amp=false", "--set", "channels_last=false", "--set", f"eval_every={eval_every}",
               "--set", "train_limit=None", "--set", f"scale_range={probe['scale'][0]},{probe['scale'][1]}"]  # fmt: skip
+    for setting in probe.get("extra", ()):  # later settings win
+        common += ["--set", setting]
     if probe["method"] == "none":
         return ["train-teacher", "--backbone", probe["backbone"], "--set", f"width_multiplier={probe['width']}", *common]
     return ["distill", "--method", probe["method"], "--teacher-run", "TEACHER", "--set", "alw=epoch", *common]
@@ -116,8 +120,11 @@ def _teacher_of(probe: dict[str, Any]) -> str:
                        "width": probe["teacher_width"], "method": "none", "seed": 0})  # fmt: skip
 
 
-def run(plan: str, raw: Path, deadline_s: float, workers: int) -> None:
-    """Train the plan's probes, ``workers`` at a time, until ``deadline_s``; write the raw run files."""
+def run(plan: str, raw: Path, deadline_s: float, workers: int, device: str = "cuda") -> None:
+    """Train the plan's probes, ``workers`` at a time, until ``deadline_s``; write the raw run files.
+
+    A probe may carry ``extra`` ("field=value" settings applied last), which tests use to shrink it.
+    """
     start = time.time()
     probes = PLANS[plan]
     roots = {variant: generate(variant) for variant in dict.fromkeys(p["variant"] for p in probes)}
@@ -142,7 +149,7 @@ def run(plan: str, raw: Path, deadline_s: float, workers: int) -> None:
                     pending.remove(probe)
                     ended[name] = {"rc": "teacher did not finish"}
                     continue
-            command = [c if c != "TEACHER" else str(_run_dir(_teacher_of(probe))) for c in _command(probe, roots[probe["variant"]], eval_every)]
+            command = [c if c != "TEACHER" else str(_run_dir(_teacher_of(probe))) for c in _command(probe, roots[probe["variant"]], eval_every, device)]
             _folder(name).mkdir(parents=True, exist_ok=True)
             log = (_folder(name) / "log.txt").open("w")
             running[name] = (subprocess.Popen([sys.executable, "-m", "aicsd", *command], stdout=log, stderr=subprocess.STDOUT, env=env), time.time())
@@ -234,12 +241,13 @@ def main() -> None:
     run_parser.add_argument("raw", type=Path)
     run_parser.add_argument("--deadline-s", type=float, default=420.0)
     run_parser.add_argument("--workers", type=int, default=14)
+    run_parser.add_argument("--device", default="cuda", help="cuda (the probes' setting) or cpu")
     record_parser = commands.add_parser("record")
     record_parser.add_argument("raw", type=Path, nargs="+")
     record_parser.add_argument("--output", type=Path, default=RESULTS / "sizing-cuda.json")
     args = parser.parse_args()
     if args.command == "run":
-        run(args.plan, args.raw, args.deadline_s, args.workers)
+        run(args.plan, args.raw, args.deadline_s, args.workers, args.device)
     else:
         record(args.raw, args.output)
 
