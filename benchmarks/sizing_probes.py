@@ -28,6 +28,9 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+from aicsd.engine import runstore
+from aicsd.study import sizing
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 DATA = Path("/tmp/sizing-data")
@@ -163,6 +166,8 @@ def run(plan: str, raw: Path, deadline_s: float, workers: int, device: str = "cu
         name, folder = probe_name(probe), _run_dir(probe_name(probe))
         entry = {"probe": probe, "name": name, **ended.get(name, {"rc": "not started"})}
         if folder is not None:
+            config = runstore.read_config(folder)
+            entry["steps_per_epoch"] = sizing.training_steps(config) // config.epochs
             for file in ("config.json", "result.json"):
                 if (folder / file).is_file():
                     entry[file.removesuffix(".json")] = json.loads((folder / file).read_text())
@@ -175,7 +180,7 @@ def run(plan: str, raw: Path, deadline_s: float, workers: int, device: str = "cu
 def _record_entry(entry: dict[str, Any], workers: int) -> dict[str, Any]:
     probe, config, result = entry["probe"], entry.get("config", {}), entry.get("result")
     curve = [{"epoch": m["epoch"] + 1, "val_miou": round(100 * m["val_miou"], 2)} for m in entry.get("metrics", []) if m.get("val_miou") is not None]
-    steps_per_epoch = 125  # 1,000 training images, batch 8
+    steps_per_epoch = entry.get("steps_per_epoch", 0)
     finished = entry["rc"] == 0 and result is not None
     last_quarter = None
     if finished and curve:

@@ -46,5 +46,6 @@ def test_a_plan_trains_through_the_cli_and_becomes_a_record(tmp_path, monkeypatc
     probes = sizing.probes(sizing.read_record(output))
     assert list(probes["kind"]) == ["teacher", "student"] and list(probes["method"]) == ["none", "kd"]
     assert set(probes["data"]) == {"v3, scale 0.75-1.25"}
+    assert list(probes["steps"]) == [4, 4]  # 2 epochs of 8 images in batches of 4
     assert probes["test mIoU"].between(0, 100).all()
     assert len(sizing.curves(sizing.read_record(output))) == 4  # val after each of 2 epochs, 2 probes
