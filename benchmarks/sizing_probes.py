@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+from aicsd.data import make_synthetic, synthetic_render
 from aicsd.engine import runstore
 from aicsd.study import sizing
 
@@ -95,9 +96,8 @@ def _run_dir(name: str) -> Path | None:
 
 
 def generate(variant: str) -> Path:
-    """The variant's dataset under ``/tmp/sizing-data`` (generated once)."""
-    from aicsd.data import make_synthetic, synthetic_render
-
+    """The variant's dataset under ``DATA`` (generated once; its metadata names the current generator
+    version, whatever the variant's settings)."""
     root = DATA / variant.replace(" ", "_").replace("+", "p")
     if not root.exists():
         settings = VARIANTS[variant]
@@ -115,6 +115,7 @@ def _command(probe: dict[str, Any], root: Path, eval_every: int, device: str) ->
         common += ["--set", setting]
     if probe["method"] == "none":
         return ["train-teacher", "--backbone", probe["backbone"], "--set", f"width_multiplier={probe['width']}", *common]
+    # the distillation probes ran when the cpu profile stepped ALW per epoch; kept for the record
     return ["distill", "--method", probe["method"], "--teacher-run", "TEACHER", "--set", "alw=epoch", *common]
 
 
