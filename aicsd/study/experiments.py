@@ -168,16 +168,18 @@ def sp_probe(
     data_root: str | None = None,
     device: str = "auto",
 ) -> list[LabelledRun]:
-    """MobileNetV2 + SP at :data:`SP_PROBE_FACTORS` times SP's default weight, with the profile's first
-    ``sweep_seeds`` seeds (group ``sp probe``, label ``"sp x<factor>"``), and the plain MobileNetV2
-    student of the same seeds (label ``"none"``): at which weight, if any, SP stops collapsing the
-    MobileNetV2 student (the main results chapter). The weight sweep runs on ResNet-18 only."""
+    """MobileNetV2 + SP at :data:`SP_PROBE_FACTORS` and the profile's ``sweep_factors`` times SP's
+    default weight (so the weight the main table uses is always among them), with the profile's
+    first ``sweep_seeds`` seeds (group ``sp probe``, label ``"sp x<factor>"``), and the plain
+    MobileNetV2 student of the same seeds (label ``"none"``): at which weight, if any, SP stops
+    collapsing the MobileNetV2 student (the main results chapter). The weight sweep runs on
+    ResNet-18 only."""
     settings = PROFILES[profile]
     place = {"dataset": dataset, "data_root": data_root, "device": device}
     seeds = settings.seeds[: settings.sweep_seeds]
     default = resolve("sp").term("sp").weight
     runs = [LabelledRun("sp probe", "none", student_run(profile, backbone="mobilenet_v2", method="none", seed=seed, **place)) for seed in seeds]
-    for factor in SP_PROBE_FACTORS:
+    for factor in sorted({*SP_PROBE_FACTORS, *settings.sweep_factors}):
         for seed in seeds:
             config = student_run(profile, backbone="mobilenet_v2", method="sp", seed=seed, **place, sp_weight=default * factor)
             runs.append(LabelledRun("sp probe", sp_probe_label(default * factor), config))

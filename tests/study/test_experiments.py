@@ -89,8 +89,10 @@ def test_sp_probe_tries_every_factor_of_sp_on_mobilenet_v2_beside_the_plain_stud
     plain = [run for run in probe if run.label == "none"]
     assert [run.config.seed for run in plain] == list(seeds) and {run.config.method for run in plain} == {"none"}
     weights = sorted({run.config.distillation.term("sp").weight for run in probe if run.config.method == "sp"})
-    assert weights == sorted(default * factor for factor in experiments.SP_PROBE_FACTORS)
-    assert len(probe) == len(seeds) * (1 + len(experiments.SP_PROBE_FACTORS))
+    factors = sorted({*experiments.SP_PROBE_FACTORS, *PROFILES["cpu"].sweep_factors})
+    assert weights == pytest.approx([default * factor for factor in factors])
+    assert max(factors) == max(PROFILES["cpu"].sweep_factors)  # every weight the sweep can choose is probed
+    assert len(probe) == len(seeds) * (1 + len(factors))
     for run in probe:
         if run.config.method == "sp":
             assert run.label == experiments.sp_probe_label(run.config.distillation.term("sp").weight)
