@@ -1,14 +1,14 @@
 """Figures of the book: ICS matrices, intra-class distributions, the ALW schedule.
 
 Every function takes arrays or run records and returns a matplotlib ``Figure``; none trains or
-reads files. Heat maps use seaborn.
+reads files. Heat maps use seaborn. Figures are made outside pyplot's registry, so a notebook shows
+one only where it glues or returns it (never a second time at the end of the cell).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 import torch
@@ -48,7 +48,8 @@ def ics_matrices(
     columns = max(1, min(columns, len(arrays)))
     rows = -(-len(arrays) // columns)
     side = 2.0 + 0.25 * len(class_names)
-    fig, axes = plt.subplots(rows, columns, figsize=((side + 1.0) * columns, side * rows), squeeze=False)
+    fig = Figure(figsize=((side + 1.0) * columns, side * rows))
+    axes = fig.subplots(rows, columns, squeeze=False)
     for ax in axes.flat[len(arrays):]:
         ax.axis("off")
     for ax, (title, m) in zip(axes.flat, arrays.items()):
@@ -69,7 +70,8 @@ def intra_class_maps(distributions: ArrayLike, class_names: Sequence[str], *, co
     if p.ndim != 3 or p.shape[0] != len(class_names):
         raise ValueError(f"expected (C={len(class_names)}, H, W) distributions, got {p.shape}")
     rows = -(-p.shape[0] // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.55 * rows), squeeze=False)
+    fig = Figure(figsize=(1.6 * columns, 1.55 * rows))
+    axes = fig.subplots(rows, columns, squeeze=False)
     for index, ax in enumerate(axes.flat):
         ax.axis("off")
         if index < p.shape[0]:
@@ -93,7 +95,8 @@ def alw_schedule(total_epochs: int, *, steps_per_epoch: int = 1, form: str = "ep
     )
     progress = np.append(steps, total_steps) / steps_per_epoch
     alpha = np.append(alpha, alpha[-1])
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig = Figure(figsize=(6, 3.2))
+    ax = fig.subplots()
     ax.step(progress, alpha, where="post", label="CE and ICSD (alpha)")
     ax.step(progress, 1 - alpha, where="post", label="KD (1 - alpha)")
     ax.set_xlabel("epoch")
@@ -114,7 +117,8 @@ def qualitative_grid(
     """Rows of input image and label maps: ``images`` (H, W, 3) in [0, 1]; ``columns`` maps a title
     ("ground truth", "teacher", ...) to one (H, W) label map per image (255 drawn white)."""
     titles = ["input", *columns]
-    fig, axes = plt.subplots(len(images), len(titles), figsize=(1.8 * len(titles), 1.8 * len(images)), squeeze=False)
+    fig = Figure(figsize=(1.8 * len(titles), 1.8 * len(images)))
+    axes = fig.subplots(len(images), len(titles), squeeze=False)
     for row, image in enumerate(images):
         masks = [torch.as_tensor(columns[t][row]) for t in columns]
         panels = [_numpy(image)] + [colorize_mask(m, palette).permute(1, 2, 0).numpy() for m in masks]
@@ -135,7 +139,8 @@ def method_bars(table: pd.DataFrame, *, metric_label: str = "mIoU (%)") -> Figur
     students = list(dict.fromkeys(table["student"]))
     methods = list(dict.fromkeys(table["method"]))
     width = 0.8 / len(methods)
-    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(methods) * len(students) * 0.5, 3.2))
+    fig = Figure(figsize=(1.2 + 1.1 * len(methods) * len(students) * 0.5, 3.2))
+    ax = fig.subplots()
     colours = sns.color_palette("deep", len(methods))
     for k, method in enumerate(methods):
         part = table[table["method"] == method].set_index("student").reindex(students)
@@ -156,7 +161,8 @@ def training_curves(curves: Mapping[str, Sequence[Mapping[str, float]]], keys: S
     line per run: ``curves`` maps a label to the run's ``metrics.jsonl`` records (each with ``"epoch"``)."""
     columns = max(1, min(columns, len(keys)))
     rows = -(-len(keys) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3 * rows), squeeze=False)
+    fig = Figure(figsize=(4 * columns, 3 * rows))
+    axes = fig.subplots(rows, columns, squeeze=False)
     for ax in axes.flat[len(keys):]:
         ax.axis("off")
     for ax, key in zip(axes.flat, keys):
@@ -175,7 +181,8 @@ def sizing_frontier(frontier: pd.DataFrame) -> Figure:
     """Test mIoU (%) against optimiser steps per network, error bars one standard deviation over
     seeds, beside that standard deviation against steps (rows of :func:`aicsd.study.sizing.frontier`
     for one data setting, with or without the reproduction's own points)."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
+    fig = Figure(figsize=(9, 3.6))
+    left, right = fig.subplots(1, 2)
     for network, rows in frontier.sort_values("steps").groupby("network", sort=True):
         line = left.errorbar(rows["steps"], rows["test mIoU"], yerr=rows["std over seeds"].fillna(0), marker="o", capsize=3, label=network)
         spread = rows.dropna(subset=["std over seeds"])
@@ -196,7 +203,8 @@ def sizing_frontier(frontier: pd.DataFrame) -> Figure:
 def sizing_curves(curves: pd.DataFrame) -> Figure:
     """Val mIoU (%) against optimiser steps for every sizing probe (:func:`aicsd.study.sizing.curves`),
     teachers solid and students dashed."""
-    fig, ax = plt.subplots(figsize=(8, 4.2))
+    fig = Figure(figsize=(8, 4.2))
+    ax = fig.subplots()
     for label, curve in curves.groupby("label", sort=False):
         style = "-" if curve["kind"].iloc[0] == "teacher" else "--"
         ax.plot(curve["steps"], curve["val mIoU"], style, marker="o", markersize=3, label=label)
