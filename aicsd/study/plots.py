@@ -1,14 +1,15 @@
 """Figures of the book: ICS matrices, intra-class distributions, the ALW schedule.
 
 Every function takes arrays or run records and returns a matplotlib ``Figure``; none trains or
-reads files. Heat maps use seaborn. Figures are made outside pyplot's registry, so a notebook shows
-one only where it glues or returns it (never a second time at the end of the cell).
+reads files. Heat maps use seaborn. Each figure is closed in pyplot before it is returned, so a
+notebook shows it only where it glues or returns it (not a second time at the end of the cell).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 import seaborn as sns
 import torch
@@ -19,6 +20,12 @@ from aicsd.data.visualize import colorize_mask
 from aicsd.losses import alw_alpha
 
 ArrayLike = np.ndarray | torch.Tensor
+
+
+def _closed(fig: Figure) -> Figure:
+    """``fig``, closed in pyplot: drawn only where it is displayed or glued."""
+    plt.close(fig)
+    return fig
 
 
 def _numpy(x: ArrayLike) -> np.ndarray:
@@ -48,8 +55,7 @@ def ics_matrices(
     columns = max(1, min(columns, len(arrays)))
     rows = -(-len(arrays) // columns)
     side = 2.0 + 0.25 * len(class_names)
-    fig = Figure(figsize=((side + 1.0) * columns, side * rows))
-    axes = fig.subplots(rows, columns, squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=((side + 1.0) * columns, side * rows), squeeze=False)
     for ax in axes.flat[len(arrays):]:
         ax.axis("off")
     for ax, (title, m) in zip(axes.flat, arrays.items()):
@@ -60,7 +66,7 @@ def ics_matrices(
         ax.set_ylabel("class i", fontsize=11)
         ax.tick_params(labelsize=10)
     fig.tight_layout()
-    return fig
+    return _closed(fig)
 
 
 def intra_class_maps(distributions: ArrayLike, class_names: Sequence[str], *, columns: int = 5) -> Figure:
@@ -70,15 +76,14 @@ def intra_class_maps(distributions: ArrayLike, class_names: Sequence[str], *, co
     if p.ndim != 3 or p.shape[0] != len(class_names):
         raise ValueError(f"expected (C={len(class_names)}, H, W) distributions, got {p.shape}")
     rows = -(-p.shape[0] // columns)
-    fig = Figure(figsize=(1.6 * columns, 1.55 * rows))
-    axes = fig.subplots(rows, columns, squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.55 * rows), squeeze=False)
     for index, ax in enumerate(axes.flat):
         ax.axis("off")
         if index < p.shape[0]:
             ax.imshow(p[index], cmap="magma")
             ax.set_title(class_names[index], fontsize=9)
     fig.tight_layout()
-    return fig
+    return _closed(fig)
 
 
 def alw_schedule(total_epochs: int, *, steps_per_epoch: int = 1, form: str = "epoch") -> Figure:
@@ -95,8 +100,7 @@ def alw_schedule(total_epochs: int, *, steps_per_epoch: int = 1, form: str = "ep
     )
     progress = np.append(steps, total_steps) / steps_per_epoch
     alpha = np.append(alpha, alpha[-1])
-    fig = Figure(figsize=(6, 3.2))
-    ax = fig.subplots()
+    fig, ax = plt.subplots(figsize=(6, 3.2))
     ax.step(progress, alpha, where="post", label="CE and ICSD (alpha)")
     ax.step(progress, 1 - alpha, where="post", label="KD (1 - alpha)")
     ax.set_xlabel("epoch")
@@ -106,7 +110,7 @@ def alw_schedule(total_epochs: int, *, steps_per_epoch: int = 1, form: str = "ep
     ax.legend(frameon=False, loc="center right")
     ax.set_title(f"Adaptive loss weighting over {total_epochs} epochs")
     fig.tight_layout()
-    return fig
+    return _closed(fig)
 
 
 def qualitative_grid(
@@ -117,8 +121,7 @@ def qualitative_grid(
     """Rows of input image and label maps: ``images`` (H, W, 3) in [0, 1]; ``columns`` maps a title
     ("ground truth", "teacher", ...) to one (H, W) label map per image (255 drawn white)."""
     titles = ["input", *columns]
-    fig = Figure(figsize=(1.8 * len(titles), 1.8 * len(images)))
-    axes = fig.subplots(len(images), len(titles), squeeze=False)
+    fig, axes = plt.subplots(len(images), len(titles), figsize=(1.8 * len(titles), 1.8 * len(images)), squeeze=False)
     for row, image in enumerate(images):
         masks = [torch.as_tensor(columns[t][row]) for t in columns]
         panels = [_numpy(image)] + [colorize_mask(m, palette).permute(1, 2, 0).numpy() for m in masks]
@@ -130,7 +133,7 @@ def qualitative_grid(
             if row == 0:
                 ax.set_title(titles[col], fontsize=9)
     fig.tight_layout()
-    return fig
+    return _closed(fig)
 
 
 def method_bars(table: pd.DataFrame, *, metric_label: str = "mIoU (%)") -> Figure:
@@ -139,8 +142,7 @@ def method_bars(table: pd.DataFrame, *, metric_label: str = "mIoU (%)") -> Figur
     students = list(dict.fromkeys(table["student"]))
     methods = list(dict.fromkeys(table["method"]))
     width = 0.8 / len(methods)
-    fig = Figure(figsize=(1.2 + 1.1 * len(methods) * len(students) * 0.5, 3.2))
-    ax = fig.subplots()
+    fig, ax = plt.subplots(figsize=(1.2 + 1.1 * len(methods) * len(students) * 0.5, 3.2))
     colours = sns.color_palette("deep", len(methods))
     for k, method in enumerate(methods):
         part = table[table["method"] == method].set_index("student").reindex(students)
@@ -153,7 +155,7 @@ def method_bars(table: pd.DataFrame, *, metric_label: str = "mIoU (%)") -> Figur
     ax.set_ylim(max(0.0, low - 0.15 * (high - low) - 1), high + 0.1 * (high - low) + 0.5)
     ax.legend(frameon=False, fontsize=8, ncol=min(len(methods), 6), loc="upper center", bbox_to_anchor=(0.5, -0.12))
     fig.tight_layout()
-    return fig
+    return _closed(fig)
 
 
 def training_curves(curves: Mapping[str, Sequence[Mapping[str, float]]], keys: Sequence[str], *, columns: int = 3) -> Figure:
@@ -161,8 +163,7 @@ def training_curves(curves: Mapping[str, Sequence[Mapping[str, float]]], keys: S
     line per run: ``curves`` maps a label to the run's ``metrics.jsonl`` records (each with ``"epoch"``)."""
     columns = max(1, min(columns, len(keys)))
     rows = -(-len(keys) // columns)
-    fig = Figure(figsize=(4 * columns, 3 * rows))
-    axes = fig.subplots(rows, columns, squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3 * rows), squeeze=False)
     for ax in axes.flat[len(keys):]:
         ax.axis("off")
     for ax, key in zip(axes.flat, keys):
@@ -174,15 +175,14 @@ def training_curves(curves: Mapping[str, Sequence[Mapping[str, float]]], keys: S
         ax.set_ylabel(key)
     axes[0][0].legend(frameon=False, fontsize=8)
     fig.tight_layout()
-    return fig
+    return _closed(fig)
 
 
 def sizing_frontier(frontier: pd.DataFrame) -> Figure:
     """Test mIoU (%) against optimiser steps per network, error bars one standard deviation over
     seeds, beside that standard deviation against steps (rows of :func:`aicsd.study.sizing.frontier`
     for one data setting, with or without the reproduction's own points)."""
-    fig = Figure(figsize=(9, 3.6))
-    left, right = fig.subplots(1, 2)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.6))
     for network, rows in frontier.sort_values("steps").groupby("network", sort=True):
         line = left.errorbar(rows["steps"], rows["test mIoU"], yerr=rows["std over seeds"].fillna(0), marker="o", capsize=3, label=network)
         spread = rows.dropna(subset=["std over seeds"])
@@ -197,14 +197,13 @@ def sizing_frontier(frontier: pd.DataFrame) -> Figure:
     right.axhline(1.0, color="grey", linestyle=":", linewidth=1)
     left.legend(frameon=False, fontsize=8)
     fig.tight_layout()
-    return fig
+    return _closed(fig)
 
 
 def sizing_curves(curves: pd.DataFrame) -> Figure:
     """Val mIoU (%) against optimiser steps for every sizing probe (:func:`aicsd.study.sizing.curves`),
     teachers solid and students dashed."""
-    fig = Figure(figsize=(8, 4.2))
-    ax = fig.subplots()
+    fig, ax = plt.subplots(figsize=(8, 4.2))
     for label, curve in curves.groupby("label", sort=False):
         style = "-" if curve["kind"].iloc[0] == "teacher" else "--"
         ax.plot(curve["steps"], curve["val mIoU"], style, marker="o", markersize=3, label=label)
@@ -213,4 +212,4 @@ def sizing_curves(curves: pd.DataFrame) -> Figure:
     ax.set_title("Sizing probes: learning curves on the generated dataset")
     ax.legend(frameon=False, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
-    return fig
+    return _closed(fig)
