@@ -3,7 +3,7 @@
 Every profile has the same shape (:class:`Profile`): the seeds each table cell averages over, the
 ALW form of adaptive methods, and field values for every run, per dataset, and per kind of run
 (teacher or student). Field values apply in that order over the :class:`RunConfig` defaults (the
-``cpu`` student), then the caller's overrides.
+``cpu`` student on a real dataset), then the caller's overrides.
 
 - ``smoke``: the whole pipeline in seconds (a few tiny synthetic images, one epoch, narrow nets).
 - ``cpu`` (the default): the CPU reproduction on the generated dataset (1,000 train / 300 val /
