@@ -217,19 +217,18 @@ def _record_entry(entry: dict[str, Any], workers: int) -> dict[str, Any]:
 
 
 def record(raws: list[Path], output: Path) -> None:
-    """Write the sizing record from raw files of :func:`run` (atomically)."""
-    probes = []
-    for raw in raws:
-        data = json.loads(raw.read_text())
-        probes += [_record_entry(entry, data["workers"]) for entry in data["probes"]]
-    first = next(json.loads(raw.read_text()) for raw in raws)
-    environment = next((e["result"]["environment"] for e in first["probes"] if e.get("result")), {})
+    """Write the sizing record from raw files of :func:`run` (atomically), with each plan's wall
+    time and number of runs side by side."""
+    plans = [json.loads(raw.read_text()) for raw in raws]
+    probes = [_record_entry(entry, plan["workers"]) for plan in plans for entry in plan["probes"]]
+    environment = next((e["result"]["environment"] for e in plans[0]["probes"] if e.get("result")), {})
     content = {
         "record": "sizing-cuda",
         "purpose": "sizing probes of the mini scale (issue #12): dataset variants, scale range, network pairs and training length",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "how": "benchmarks/sizing_probes.py run (plans 'variants' and 'length') on one GPU, 8-14 runs side by side, fp32 with TF32 off; every probe is a CLI run of the cpu profile with overrides; wall times are of runs sharing the GPU",
         "environment": environment,
+        "plans": {plan["plan"]: {"elapsed_s": round(plan["elapsed_s"], 1), "side_by_side_runs": plan["workers"]} for plan in plans},
         "variants": {name: {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()} for name, settings in VARIANTS.items()},
         "probes": probes,
     }

@@ -43,7 +43,9 @@ def test_a_plan_trains_through_the_cli_and_becomes_a_record(tmp_path, monkeypatc
     assert entries[1]["config"]["teacher_run"].endswith(entries[0]["result"]["run_id"])
     output = tmp_path / "sizing-cuda.json"
     sizing_probes.record([raw], output)
-    probes = sizing.probes(sizing.read_record(output))
+    written = sizing.read_record(output)
+    assert written["plans"]["tiny"]["side_by_side_runs"] == 1 and written["plans"]["tiny"]["elapsed_s"] > 0
+    probes = sizing.probes(written)
     assert list(probes["kind"]) == ["teacher", "student"] and list(probes["method"]) == ["none", "kd"]
     assert set(probes["data"]) == {"v3, scale 0.75-1.25"}
     assert list(probes["steps"]) == [4, 4]  # 2 epochs of 8 images in batches of 4
