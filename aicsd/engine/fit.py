@@ -45,6 +45,7 @@ from aicsd.engine.loaders import build_datasets, build_eval_dataset, seed_everyt
 from aicsd.engine.loops import FeatureTaps, NonFiniteLossError, Precision, evaluate, progress_bar, select_precision, train_one_epoch
 from aicsd.engine.networks import build_student
 from aicsd.engine.setup import load_teacher, make_optimizer, poly_factor
+from aicsd.engine.teacher_cache import TeacherOutputCache
 from aicsd.errors import ConfigError, TrainingDiverged
 from aicsd.losses import Distiller, build_distiller
 
@@ -99,8 +100,12 @@ def _epoch_record(epoch: int, stats: dict[str, Any], val: dict[str, Any] | None)
     return record
 
 
-def fit(cfg: RunConfig) -> dict[str, Any]:
-    """Train the run of ``cfg`` (teacher or student) to the end, or return its stored result."""
+def fit(cfg: RunConfig, teacher_cache: TeacherOutputCache | None = None) -> dict[str, Any]:
+    """Train the run of ``cfg`` (teacher or student) to the end, or return its stored result.
+
+    ``teacher_cache`` shares a frozen teacher's taps between the runs of this process (used on the
+    CPU only, where the teacher's forward is a large part of a step; see
+    :mod:`aicsd.engine.teacher_cache`)."""
     with distributed_context(cfg.device) as context:
         directory = runstore.run_dir(cfg)
         result = runstore.read_result(directory)
@@ -112,7 +117,7 @@ def fit(cfg: RunConfig) -> dict[str, Any]:
             result = runstore.read_result(directory)  # finished by a process this one waited for
             if result is None:
                 with _deterministic_algorithms(cfg.deterministic, device), _intra_op_threads(cfg.threads):
-                    result = _fit(cfg, directory, context, device)
+                    result = _fit(cfg, directory, context, device, teacher_cache)
         return broadcast_object(result, context)
 
 
@@ -213,16 +218,25 @@ def _training_modules(parts: _Parts, cfg: RunConfig, context: DistContext, devic
     return student, distiller
 
 
-def _fit(cfg: RunConfig, directory: Path, context: DistContext, device: torch.device) -> dict[str, Any]:
+def _fit(
+    cfg: RunConfig, directory: Path, context: DistContext, device: torch.device, teacher_cache: TeacherOutputCache | None
+) -> dict[str, Any]:
     try:
-        return _train(cfg, directory, context, device)
+        return _train(cfg, directory, context, device, teacher_cache)
     except BaseException:
         if context.is_main:
             runstore.discard_unstarted(directory)
         raise
 
 
-def _train(cfg: RunConfig, directory: Path, context: DistContext, device: torch.device) -> dict[str, Any]:
+def _teacher_key(path: Path, precision: Precision) -> str:
+    """The identity of a teacher's outputs: its checkpoint (path and modification time) and precision."""
+    return f"{path}|{path.stat().st_mtime_ns}|{precision.amp_dtype}|{precision.channels_last}"
+
+
+def _train(
+    cfg: RunConfig, directory: Path, context: DistContext, device: torch.device, teacher_cache: TeacherOutputCache | None
+) -> dict[str, Any]:
     if context.is_main:
         runstore.write_config(directory, cfg)
     parts = _build(cfg, context, device)
@@ -232,6 +246,8 @@ def _train(cfg: RunConfig, directory: Path, context: DistContext, device: torch.
     progress = _resume(parts, cfg, directory, context, device)
     student, train_distiller = _training_modules(parts, cfg, context, device)
     teacher = FeatureTaps(parts.teacher) if parts.teacher is not None else None
+    shared = teacher_cache if teacher is not None and device.type == "cpu" and not cfg.teacher_train_mode else None
+    teacher_key = _teacher_key(parts.teacher_path, parts.precision) if shared is not None else ""
     val_batches = val_loader(parts.val_set, cfg, context, device)
     checkpoint_path = directory / runstore.CHECKPOINT
     show = context.is_main and not cfg.quiet
@@ -256,6 +272,8 @@ def _train(cfg: RunConfig, directory: Path, context: DistContext, device: torch.
                 teacher_train_mode=cfg.teacher_train_mode,
                 scaler=parts.scaler,
                 progress=show,
+                teacher_cache=shared,
+                teacher_key=teacher_key,
             )
         except NonFiniteLossError as error:
             last_good = f"{checkpoint_path} (after epoch {epoch - 1})" if checkpoint_path.is_file() else "none yet"
@@ -360,12 +378,14 @@ def train_teacher(config: RunConfig) -> dict[str, Any]:
     return fit(config)
 
 
-def distill(config: RunConfig) -> dict[str, Any]:
+def distill(config: RunConfig, teacher_cache: TeacherOutputCache | None = None) -> dict[str, Any]:
     """Train (or resume, or fetch the finished result of) a student run with ``config.method``.
 
     The teacher is ``config.teacher_checkpoint`` or, when that is ``None``, the finished run of
     :func:`~aicsd.engine.profiles.teacher_config` (FileNotFoundError naming it when absent).
+    ``teacher_cache`` (CPU only) reads the frozen teacher's taps of batches another run of this
+    process has seen instead of recomputing them: the same numbers, less time.
     """
     if config.kind != "student":
         raise ValueError(f"distill needs a config with kind='student', got kind={config.kind!r}")
-    return fit(config)
+    return fit(config, teacher_cache)

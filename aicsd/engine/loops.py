@@ -17,6 +17,7 @@ import torch.distributed as dist
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from aicsd.engine.teacher_cache import TeacherOutputCache
 from aicsd.metrics import SegmentationMetrics
 
 __all__ = ["FeatureTaps", "NonFiniteLossError", "Precision", "evaluate", "progress_bar", "select_precision", "train_one_epoch"]
@@ -92,9 +93,9 @@ class FeatureTaps(nn.Module):
 
 
 def _teacher_features(
-    teacher: nn.Module, images: Tensor, taps: frozenset[str], precision: Precision, train_mode: bool
+    teacher: nn.Module, images: Tensor, taps: frozenset[str] | None, precision: Precision, train_mode: bool
 ) -> dict[str, Tensor]:
-    """The teacher taps the distiller reads.
+    """The teacher taps the distiller reads (every tap for ``taps=None``).
 
     Default: eval mode under ``torch.inference_mode()``; the taps are cloned into normal tensors so
     that losses may save them for the backward pass. ``train_mode`` reproduces the released code:
@@ -103,10 +104,10 @@ def _teacher_features(
     if train_mode:
         with precision.autocast():
             features = teacher(images)
-        return {tap: features[tap] for tap in taps}
+        return {tap: features[tap] for tap in (features if taps is None else taps)}
     with torch.inference_mode(), precision.autocast():
         features = teacher(images)
-    return {tap: features[tap].clone() for tap in taps}
+    return {tap: features[tap].clone() for tap in (features if taps is None else taps)}
 
 
 def train_one_epoch(
@@ -125,6 +126,8 @@ def train_one_epoch(
     teacher_train_mode: bool = False,
     scaler: torch.amp.GradScaler | None = None,
     progress: bool = False,
+    teacher_cache: TeacherOutputCache | None = None,
+    teacher_key: str = "",
 ) -> dict[str, float]:
     """Train ``student`` for one pass over ``loader`` with the loss of ``distiller``.
 
@@ -143,6 +146,9 @@ def train_one_epoch(
         teacher_train_mode: run the teacher in train mode with autograd (the released code).
         scaler: a GradScaler for float16 autocast.
         progress: show a tqdm bar with the running loss terms.
+        teacher_cache: where the frozen teacher's taps of each batch are read from or stored
+            (:class:`~aicsd.engine.teacher_cache.TeacherOutputCache`; ignored with
+            ``teacher_train_mode``), under ``teacher_key`` (the teacher's identity and precision).
 
     Returns:
         The mean of every loss term over the epoch's batches (averaged over processes under
@@ -168,7 +174,10 @@ def train_one_epoch(
         images = precision.images(images)
         target = target.to(precision.device, non_blocking=True)
         teacher_taps = None
-        if teacher is not None:
+        if teacher is not None and teacher_cache is not None and not teacher_train_mode:
+            every = teacher_cache.taps(teacher_key, images, lambda: _teacher_features(teacher, images, None, precision, False))
+            teacher_taps = {tap: every[tap] for tap in taps}
+        elif teacher is not None:
             teacher_taps = _teacher_features(teacher, images, taps, precision, teacher_train_mode)
         with precision.autocast():
             student_taps = student(images)

@@ -15,8 +15,13 @@ from torchvision.transforms.v2.functional import center_crop
 
 from aicsd.data import build_dataset
 from aicsd.data.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transforms
-from aicsd.engine import RunConfig, load_network, read_config
-from aicsd.losses import ICSDLoss, ics_matrix
+from aicsd.engine import RunConfig, load_network, read_config, seed_everything
+from aicsd.engine.distributed import DistContext
+from aicsd.engine.loaders import build_datasets, train_loader
+from aicsd.engine.networks import build_student
+from aicsd.engine.setup import load_teacher
+from aicsd.losses import ICSDLoss, build_distiller, ics_matrix
+from aicsd.losses.taps import STAGES
 
 
 def eval_images(run: RunConfig | str | Path, split: str, indices: list[int]) -> tuple[list[Tensor], list[Tensor]]:
@@ -82,27 +87,34 @@ def fixed_size_batch(run: RunConfig | str | Path, split: str, count: int, size: 
     return torch.stack([center_crop(image, [size, size]) for image in images])
 
 
+def _mean_pairwise_cosine(features: Tensor) -> float:
+    """Mean cosine similarity between the flattened features of two different images: (B, ...) -> float."""
+    unit = torch.nn.functional.normalize(features.float().flatten(1).cpu(), dim=1)
+    cosine = unit @ unit.T
+    return float(cosine[~torch.eye(len(unit), dtype=torch.bool)].mean())
+
+
 @torch.inference_mode()
 def feature_collapse(model: nn.Module, images: Tensor, tap: str = "stage4") -> dict[str, float]:
     """How image-independent a network's ``tap`` features are on one batch ``images`` (B, 3, H, W), B >= 2.
 
     Returns ``pairwise_cosine`` (mean cosine similarity of the flattened features of two different
-    images: 1 when every image gives the same features), ``shared_energy`` (the share of the
-    features' energy in their mean over the batch, ||mean_b f_b||^2 / mean_b ||f_b||^2: 1 for
-    identical features, about 1/B for unrelated zero-mean ones) and ``bn_shift_ratio``
-    (``mean |beta| / mean |gamma|`` of the backbone's last BatchNorm: a large value means its output
-    is mostly the per-channel constant beta, the same for every image).
+    images: 1 when every image gives the same features), ``first_stage_cosine`` (the same at the
+    first backbone stage: near 1 when the whole backbone, not only its end, ignores the image),
+    ``shared_energy`` (the share of the features' energy in their mean over the batch,
+    ||mean_b f_b||^2 / mean_b ||f_b||^2: 1 for identical features, about 1/B for unrelated zero-mean
+    ones) and ``bn_shift_ratio`` (``mean |beta| / mean |gamma|`` of the backbone's last BatchNorm: a
+    large value means its output is mostly the per-channel constant beta, the same for every image).
     """
     model.eval()
     device = next(model.parameters()).device
-    flat = model.forward_features(images.to(device))[tap].float().flatten(1).cpu()
-    unit = torch.nn.functional.normalize(flat, dim=1)
-    cosine = unit @ unit.T
-    off_diagonal = cosine[~torch.eye(len(flat), dtype=torch.bool)]
+    features = model.forward_features(images.to(device))
+    flat = features[tap].float().flatten(1).cpu()
     shared = flat.mean(0).pow(2).sum() / flat.pow(2).sum(1).mean()
     last_norm = [m for m in model.backbone.modules() if isinstance(m, nn.BatchNorm2d)][-1]
     return {
-        "pairwise_cosine": float(off_diagonal.mean()),
+        "pairwise_cosine": _mean_pairwise_cosine(flat),
+        "first_stage_cosine": _mean_pairwise_cosine(features[STAGES[0]]),
         "shared_energy": float(shared),
         "bn_shift_ratio": float(last_norm.bias.abs().mean() / last_norm.weight.abs().mean()),
     }
@@ -113,3 +125,40 @@ def with_feature_collapse(runs: pd.DataFrame, images: Tensor, tap: str = "stage4
     on the batch ``images`` (B, 3, H, W)."""
     rows = [feature_collapse(load_network(run), images, tap) for run in runs["run_dir"]]
     return runs.join(pd.DataFrame(rows, index=runs.index))
+
+
+def first_step_gradients(config: RunConfig) -> dict[str, float]:
+    """How hard each loss term of student run ``config`` pulls at its first optimiser step: the L2
+    norm, over all the student's parameters, of the gradient of each weighted term.
+
+    Follows the run's own first step on the CPU: the student initialised for ``config.seed``, the
+    first training batch of epoch 0, the teacher's taps in eval mode, ALW's alpha at step 0. Returns
+    ``{"ce": ..., <term>: ...}``: cross entropy and every distillation term of the run's method (at
+    the run's weights). The teacher run must have finished.
+    """
+    device = torch.device("cpu")
+    context = DistContext()
+    seed_everything(config.seed)
+    train_set, _ = build_datasets(config, context)
+    student = build_student(config, pretrained=config.pretrained_backbone)
+    teacher, _ = load_teacher(config, device)
+    distiller = build_distiller(
+        config.distillation, student_channels=student.feature_channels, teacher_channels=teacher.feature_channels
+    )
+    loader = train_loader(train_set, config, context, 0, device)
+    images, target = next(iter(loader))
+    student.train()
+    teacher.eval()
+    with torch.inference_mode():
+        teacher_taps = {tap: value.clone() for tap, value in teacher.forward_features(images).items()}
+    total_steps = config.epochs * len(loader)
+    alpha = distiller.alpha(epoch=0, total_epochs=config.epochs, step=0, total_steps=total_steps)
+    terms = distiller(student.forward_features(images), teacher_taps, target, alpha=alpha)
+    parameters = [p for p in student.parameters() if p.requires_grad]
+    norms = {}
+    for name, value in terms.items():
+        if name == "loss":
+            continue
+        grads = torch.autograd.grad(value, parameters, retain_graph=True, allow_unused=True)
+        norms[name] = float(torch.sqrt(sum(g.pow(2).sum() for g in grads if g is not None)))
+    return norms

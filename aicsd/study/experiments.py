@@ -24,6 +24,7 @@ import torch
 from aicsd.data import generate_if_absent
 from aicsd.engine import PROFILES, RunConfig, distill, load_profile, read_result, run_dir, run_id, seeds_of, teacher_config, train_teacher
 from aicsd.engine.identity import teacher_run_id
+from aicsd.engine.teacher_cache import TeacherOutputCache
 from aicsd.losses import METHODS, resolve
 from aicsd.results import run_row
 
@@ -36,8 +37,6 @@ ABLATION_STUDENT = "resnet18"
 TEMPERATURES = (1.0, 2.0, 4.0)
 ALW_FORMS_COMPARED = ("epoch", "step")
 ICSD_WEIGHT_FACTORS = (0.25, 1.0, 4.0)
-SP_PROBE_FACTORS = (0.025, 0.1, 0.25, 1.0, 4.0)
-"""Multiples of SP's default weight tried on MobileNetV2 by :func:`sp_probe`."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +76,13 @@ def student_run(
     return load_profile(profile, backbone=backbone, method=method, seed=seed, **context, **fields)
 
 
+Weights = dict[str, dict[str, float]]
+"""One student's distillation weights: method -> weight settings (``{"kd": {"kd_weight": 1.4}}``)."""
+
+StudentWeights = dict[str, Weights]
+"""The tuned weights of every student: backbone -> :data:`Weights` (from :func:`chosen_weights`)."""
+
+
 def main_table(
     profile: str,
     *,
@@ -84,30 +90,37 @@ def main_table(
     data_root: str | None = None,
     device: str = "auto",
     seeds: Sequence[int] | None = None,
-    weights: dict[str, dict[str, float]] | None = None,
+    weights: StudentWeights | None = None,
 ) -> list[LabelledRun]:
     """Both students x (none, KD, AD, SP, ICKD, AICSD, and beyond the paper CWD, DIST) x seeds.
 
-    ``weights`` maps a method to its weight settings (``{"kd": {"kd_weight": 1.4}}``, from
-    :func:`chosen_weights`); methods not in it keep their defaults.
+    ``weights`` maps a student to its methods' weight settings (:func:`chosen_weights`); a student
+    or method not in it keeps the defaults.
     """
     place = {"dataset": dataset, "data_root": data_root, "device": device}
     weights = weights or {}
     return [
-        LabelledRun("main", method, student_run(profile, backbone=student, method=method, seed=seed, **place, **weights.get(method, {})))
+        LabelledRun(
+            "main",
+            method,
+            student_run(profile, backbone=student, method=method, seed=seed, **place, **weights.get(student, {}).get(method, {})),
+        )
         for student in STUDENTS
         for method in MAIN_METHODS
         for seed in (seeds_of(profile) if seeds is None else seeds)
     ]
 
 
-def chosen_at_largest_factor(sweep: pd.DataFrame, chosen: dict[str, dict[str, float]]) -> list[str]:
-    """The methods whose chosen weight is the largest one the sweep tried (the best may lie beyond it)."""
+def chosen_at_largest_factor(sweep: pd.DataFrame, chosen: StudentWeights) -> list[str]:
+    """The methods whose chosen weight is the largest one the sweep tried for their student (the
+    best may lie beyond it), as ``"<method> (<backbone>)"``."""
     edge = []
-    for method, settings in chosen.items():
-        ((key, weight),) = settings.items()
-        if weight >= sweep.loc[sweep["method"] == method, key].max():
-            edge.append(method)
+    for backbone, methods in chosen.items():
+        swept = sweep[sweep["backbone"] == backbone]
+        for method, settings in methods.items():
+            ((key, weight),) = settings.items()
+            if weight >= swept.loc[swept["method"] == method, key].max():
+                edge.append(f"{method} ({backbone})")
     return edge
 
 
@@ -118,7 +131,7 @@ def tuned_weights(
     data_root: str | None = None,
     device: str = "auto",
     train: bool = True,
-) -> dict[str, dict[str, float]]:
+) -> StudentWeights:
     """The weights the book's tables use: :func:`chosen_weights` of the profile's
     :func:`weight_sweep` (trained first when ``train``; else it must have finished), or no
     settings (the defaults) for a profile without a sweep."""
@@ -142,63 +155,37 @@ def weight_sweep(
     data_root: str | None = None,
     device: str = "auto",
 ) -> list[LabelledRun]:
-    """Each method's default weight times the profile's ``sweep_factors``, on ResNet-18 with the
-    profile's first ``sweep_seeds`` seeds (group ``sweep``, label ``"<method> x<factor>"``).
+    """Each method's default weight times the profile's ``sweep_factors``, on each student of
+    :data:`STUDENTS` with the profile's first ``sweep_seeds`` seeds (group ``sweep``, label
+    ``"<method> x<factor>"``; the student is the collected ``backbone``).
 
-    Every method gets the same budget; :func:`chosen_weights` picks on the ``val`` split. Empty
-    for a profile without sweep factors (the ``paper`` profile keeps the paper's weights).
+    Every method gets the same budget on every student; :func:`chosen_weights` picks on the ``val``
+    split, per student, because a weight does not carry over from one student to another (the
+    main results chapter measures why). Empty for a profile without sweep factors (the ``paper``
+    profile keeps the paper's weights).
     """
     settings = PROFILES[profile]
     place = {"dataset": dataset, "data_root": data_root, "device": device}
     runs = []
-    for method in SWEEP_METHODS:
-        term = swept_term(method)
-        default = resolve(method).term(term).weight
-        for factor in settings.sweep_factors:
-            for seed in settings.seeds[: settings.sweep_seeds]:
-                config = student_run(profile, backbone=ABLATION_STUDENT, method=method, seed=seed, **place, **{f"{term}_weight": default * factor})
-                runs.append(LabelledRun("sweep", f"{method} x{factor:g}", config))
+    for student in STUDENTS:
+        for method in SWEEP_METHODS:
+            term = swept_term(method)
+            default = resolve(method).term(term).weight
+            for factor in settings.sweep_factors:
+                for seed in settings.seeds[: settings.sweep_seeds]:
+                    config = student_run(profile, backbone=student, method=method, seed=seed, **place, **{f"{term}_weight": default * factor})
+                    runs.append(LabelledRun("sweep", f"{method} x{factor:g}", config))
     return runs
 
 
-def sp_probe(
-    profile: str,
-    *,
-    dataset: str = "synthetic",
-    data_root: str | None = None,
-    device: str = "auto",
-) -> list[LabelledRun]:
-    """MobileNetV2 + SP at :data:`SP_PROBE_FACTORS` and the profile's ``sweep_factors`` times SP's
-    default weight (so the weight the main table uses is always among them), with the profile's
-    first ``sweep_seeds`` seeds (group ``sp probe``, label ``"sp x<factor>"``), and the plain
-    MobileNetV2 student of the same seeds (label ``"none"``): at which weight, if any, SP stops
-    collapsing the MobileNetV2 student (the main results chapter). The weight sweep runs on
-    ResNet-18 only."""
-    settings = PROFILES[profile]
-    place = {"dataset": dataset, "data_root": data_root, "device": device}
-    seeds = settings.seeds[: settings.sweep_seeds]
-    default = resolve("sp").term("sp").weight
-    runs = [LabelledRun("sp probe", "none", student_run(profile, backbone="mobilenet_v2", method="none", seed=seed, **place)) for seed in seeds]
-    for factor in sorted({*SP_PROBE_FACTORS, *settings.sweep_factors}):
-        for seed in seeds:
-            config = student_run(profile, backbone="mobilenet_v2", method="sp", seed=seed, **place, sp_weight=default * factor)
-            runs.append(LabelledRun("sp probe", sp_probe_label(default * factor), config))
-    return runs
-
-
-def sp_probe_label(sp_weight: float) -> str:
-    """The :func:`sp_probe` row of SP weight ``sp_weight``: ``"sp x<multiple of the default>"``."""
-    return f"sp x{round(sp_weight / resolve('sp').term('sp').weight, 6):g}"
-
-
-def chosen_weights(sweep: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """Per method, the swept weight with the best mean ``val_miou`` (ties: the smaller weight), as
-    settings for :func:`main_table`. ``sweep`` is :func:`collect` of :func:`weight_sweep`."""
-    chosen = {}
-    for method, runs in sweep.groupby("method", sort=False):
+def chosen_weights(sweep: pd.DataFrame) -> StudentWeights:
+    """Per student and method, the swept weight with the best mean ``val_miou`` (ties: the smaller
+    weight), as settings for :func:`main_table`. ``sweep`` is :func:`collect` of :func:`weight_sweep`."""
+    chosen: StudentWeights = {}
+    for (backbone, method), runs in sweep.groupby(["backbone", "method"], sort=False):
         key = f"{swept_term(method)}_weight"
         means = runs.groupby(key)["val_miou"].mean()
-        chosen[method] = {key: float(means[means == means.max()].index.min())}
+        chosen.setdefault(backbone, {})[method] = {key: float(means[means == means.max()].index.min())}
     return chosen
 
 
@@ -209,12 +196,12 @@ def ablations(
     data_root: str | None = None,
     device: str = "auto",
     seeds: Sequence[int] | None = None,
-    weights: dict[str, dict[str, float]] | None = None,
+    weights: StudentWeights | None = None,
     temperatures: Sequence[float] = TEMPERATURES,
     icsd_weight_factors: Sequence[float] = ICSD_WEIGHT_FACTORS,
 ) -> list[LabelledRun]:
     """The ResNet-18 student's ablations, the components over every seed and the others over the
-    profile's first ``detail_seeds``, with the weights of ``weights``
+    profile's first ``detail_seeds``, with the ResNet-18 weights of ``weights``
     (:func:`chosen_weights`; ICSD + KD uses AICSD's):
 
     - ``components``: ICSD alone, KD alone, ICSD + KD with fixed weights, ICSD + KD under ALW (AICSD);
@@ -228,7 +215,7 @@ def ablations(
     place = {"dataset": dataset, "data_root": data_root, "device": device}
     seeds = seeds_of(profile) if seeds is None else tuple(seeds)
     detail_seeds = seeds[: PROFILES[profile].detail_seeds]
-    weights = weights or {}
+    weights = (weights or {}).get(ABLATION_STUDENT, {})
     aicsd = weights.get("aicsd", {})
 
     def run(group: str, label: str, **fields: Any) -> list[LabelledRun]:
@@ -272,9 +259,23 @@ def report_split(config: RunConfig) -> str:
     return config.test_split or config.val_split
 
 
-def _train(config: RunConfig) -> str:
-    (train_teacher if config.kind == "teacher" else distill)(config)
-    return run_id(config)
+def _train_stream(configs: Sequence[RunConfig]) -> list[str]:
+    """Train student runs one after another, sharing one :class:`TeacherOutputCache`."""
+    cache = TeacherOutputCache()
+    for config in configs:
+        distill(config, teacher_cache=cache)
+    return [run_id(config) for config in configs]
+
+
+def teacher_streams(configs: Iterable[RunConfig]) -> list[list[RunConfig]]:
+    """Student runs grouped by what fixes their batches and teacher: student network and width,
+    seed and teacher (so a group's runs read each other's teacher outputs), largest group first
+    (so that parallel workers finish together). Order inside a group is kept."""
+    groups: dict[tuple[Any, ...], list[RunConfig]] = {}
+    for config in configs:
+        teacher = teacher_run_id(config) if config.uses_teacher and config.teacher_checkpoint is None else config.teacher_checkpoint
+        groups.setdefault((config.backbone, config.width_multiplier, config.seed, teacher), []).append(config)
+    return sorted(groups.values(), key=len, reverse=True)
 
 
 def default_workers(configs: Iterable[RunConfig]) -> int:
@@ -319,7 +320,8 @@ def run_all(runs: Sequence[LabelledRun | RunConfig], *, workers: int | None = No
 
     Teachers (of the runs and of their students) are trained first, one at a time; the students
     then run in ``workers`` processes (each with one intra-op thread when more than one), which
-    end when this process dies. Finished runs are read back, unfinished ones resume from their
+    end when this process dies. Each process trains whole :func:`teacher_streams` groups, whose
+    runs share the frozen teacher's outputs (:class:`~aicsd.engine.teacher_cache.TeacherOutputCache`). Finished runs are read back, unfinished ones resume from their
     last checkpoint; a run another process is training (a second ``make reproduce``) is waited
     for and then read back (:func:`aicsd.engine.runstore.run_lock`), so each run trains once.
     """
@@ -333,12 +335,12 @@ def run_all(runs: Sequence[LabelledRun | RunConfig], *, workers: int | None = No
     students = [c for c in configs if c.kind == "student" and read_result(run_dir(c)) is None]
     workers = default_workers(students) if workers is None else workers
     if workers > 1 and len(students) > 1:
-        single_threaded = [replace(c, threads=1) for c in students]
+        streams = teacher_streams(replace(c, threads=1) for c in students)
         with worker_pool(workers) as pool:
-            list(pool.map(_train, single_threaded))
+            list(pool.map(_train_stream, streams))
     else:
-        for config in students:
-            _train(config)
+        for stream in teacher_streams(students):
+            _train_stream(stream)
     return [run_id(c) for c in configs]
 
 

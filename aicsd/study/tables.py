@@ -186,20 +186,22 @@ def markdown_main_table(profile: str = "cpu", dataset: str = "synthetic", data_r
     return main_results(results, teacher_metrics, teacher.backbone).to_markdown(index=False, disable_numparse=True)
 
 
-def weight_sweep_table(sweep: pd.DataFrame, chosen: dict[str, dict[str, float]]) -> Table:
-    """The weight sweep for reading: per method and weight, the mean val mIoU (%) over the sweep's
-    seeds, and which weight was chosen (:func:`aicsd.study.experiments.chosen_weights`)."""
+def weight_sweep_table(sweep: pd.DataFrame, chosen: experiments.StudentWeights) -> Table:
+    """The weight sweep for reading: per student, method and weight, the mean val mIoU (%) over the
+    sweep's seeds, and which weight was chosen for that student
+    (:func:`aicsd.study.experiments.chosen_weights`)."""
     rows = []
-    for method, runs in sweep.groupby("method", sort=False):
+    for (backbone, method), runs in sweep.groupby(["backbone", "method"], sort=False):
         key = f"{experiments.swept_term(method)}_weight"
         for weight, part in runs.groupby(key):
             rows.append(
                 {
+                    "student": paper.STUDENTS[backbone],
                     "method": paper.METHOD_LABELS.get(method, method).removeprefix("+ "),
                     "weight": f"{key.removesuffix('_weight')} {weight:.4g}",
                     "val mIoU": mean_std_text(100 * part["val_miou"].mean(), 100 * part["val_miou"].std(ddof=1)),
                     "seeds": len(part),
-                    "chosen": "yes" if chosen.get(method, {}).get(key) == weight else "",
+                    "chosen": "yes" if chosen.get(backbone, {}).get(method, {}).get(key) == weight else "",
                 }
             )
     return display.table(pd.DataFrame(rows))
@@ -322,13 +324,13 @@ def paper_runs(folder: Path = BENCHMARK_RESULTS) -> tuple[pd.DataFrame, dict[str
     return pd.DataFrame(rows), curves
 
 
-def sp_probe_view(probed: pd.DataFrame) -> pd.DataFrame:
-    """The SP probe (:func:`aicsd.study.experiments.sp_probe`, collected, with the columns of
-    :func:`aicsd.study.analysis.with_feature_collapse`) per row label: SP weight, mean val mIoU (%)
-    and, where the runs report another split (the held-out test split), its mean mIoU (%) too;
-    collapsed runs (:func:`collapsed_runs` within the label) out of the label's runs; the mean
-    feature cosine, shared energy and last-BatchNorm ``|beta| / |gamma|``. Also ``healthy``: whether
-    no run of the label collapsed."""
+def collapse_view(probed: pd.DataFrame) -> pd.DataFrame:
+    """Sweep runs of one student (collected, with the columns of
+    :func:`aicsd.study.analysis.with_feature_collapse`) beside its plain runs (label ``"none"``), per
+    row label: the swept weight, mean val mIoU (%) and, where the runs report another split (the
+    held-out test split), its mean mIoU (%) too; collapsed runs (:func:`collapsed_runs` within the
+    label) out of the label's runs; the mean feature cosine at the first and the last backbone stage,
+    shared energy and last-BatchNorm ``|beta| / |gamma|``."""
     collapsed = probed.index.isin(collapsed_runs(probed, by=("label",)).index)
     by_label = probed.assign(collapsed=collapsed).groupby("label", sort=False)
     count = by_label["collapsed"].sum().astype(int)
@@ -336,14 +338,40 @@ def sp_probe_view(probed: pd.DataFrame) -> pd.DataFrame:
     scores = {"val mIoU (%)": 100 * by_label["val_miou"].mean()}
     if reported != "val":
         scores[f"{reported} mIoU (%)"] = 100 * by_label["miou"].mean()
+
+    def weight(runs: pd.DataFrame) -> str:
+        method = runs["method"].iloc[0]
+        return "-" if method == "none" else f"{runs[f'{experiments.swept_term(method)}_weight'].iloc[0]:g}"
+
     return pd.DataFrame(
         {
-            "SP weight": by_label["sp_weight"].first().map(lambda w: "-" if pd.isna(w) else f"{w:g}"),
+            "weight": pd.Series({label: weight(runs) for label, runs in by_label}),
             **scores,
             "collapsed runs": count.astype(str) + " of " + by_label.size().astype(str),
-            "feature cosine": by_label["pairwise_cosine"].mean(),
+            "stage-1 cosine": by_label["first_stage_cosine"].mean(),
+            "stage-4 cosine": by_label["pairwise_cosine"].mean(),
             "shared energy": by_label["shared_energy"].mean(),
             "|β| / |γ|": by_label["bn_shift_ratio"].mean(),
-            "healthy": count == 0,
         }
     )
+
+
+def first_step_gradient_view(norms: dict[tuple[str, str], dict[str, float]]) -> pd.DataFrame:
+    """First-step gradient norms (:func:`aicsd.study.analysis.first_step_gradients`), keyed by
+    (backbone, method), one row per method: for each student of :data:`STUDENTS`, the norm of the
+    method's swept term's gradient and that norm over cross entropy's; then the ratio of the term's
+    norm on the second student to the first (how much harder the same weight pulls there)."""
+    methods = list(dict.fromkeys(method for _, method in norms))
+    names = {student: paper.STUDENTS[student].split(": ")[-1] for student in STUDENTS}
+    first, second = STUDENTS
+    rows = []
+    for method in methods:
+        term = experiments.swept_term(method)
+        row = {"method": paper.METHOD_LABELS.get(method, method).removeprefix("+ ")}
+        for student in STUDENTS:
+            measured = norms[(student, method)]
+            row[f"{names[student]} ‖∇ term‖"] = measured[term]
+            row[f"{names[student]} term / CE"] = measured[term] / measured["ce"]
+        row[f"{names[second]} / {names[first]}"] = norms[(second, method)][term] / norms[(first, method)][term]
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import pandas as pd
@@ -74,3 +75,19 @@ def test_feature_collapse_sees_a_backbone_whose_last_batchnorm_outputs_its_shift
     collapsed = analysis.feature_collapse(model, images)
     assert collapsed["bn_shift_ratio"] == pytest.approx(float(last_norm.bias.detach().abs().mean()) / 1e-3)
     assert collapsed["pairwise_cosine"] > 0.999 and collapsed["shared_energy"] > 0.999
+    assert collapsed["first_stage_cosine"] == healthy["first_stage_cosine"] < 0.9  # the first stage still sees the image
+    constant = torch.zeros(6, 3, 64, 64) + torch.linspace(0.5, 1.5, 6).view(6, 1, 1, 1)  # one image at six brightnesses
+    assert analysis.feature_collapse(model, constant)["first_stage_cosine"] > 0.99
+
+
+def test_first_step_gradients_are_linear_in_each_terms_weight_and_leave_cross_entropy_alone(teacher):
+    def student(**weights: float):
+        config = experiments.student_run("smoke", backbone="resnet18", method="sp", seed=0, data_root=teacher.data_root, device="cpu", **weights)
+        return replace(config, output_dir=teacher.output_dir)
+
+    norms = analysis.first_step_gradients(student())
+    assert set(norms) == {"ce", "sp"}
+    assert all(math.isfinite(value) and value > 0 for value in norms.values())
+    heavier = analysis.first_step_gradients(student(sp_weight=4 * student().distillation.term("sp").weight))
+    assert heavier["ce"] == norms["ce"]  # the same initialisation and the same first batch
+    assert heavier["sp"] == pytest.approx(4 * norms["sp"], rel=1e-5)

@@ -8,7 +8,6 @@ import pytest
 from aicsd.study import experiments
 from aicsd.data import make_synthetic
 from aicsd.engine import PROFILES, load_profile
-from aicsd.losses import resolve
 from aicsd.results import reported_metrics
 
 
@@ -34,26 +33,35 @@ def test_cpu_grids_have_every_cell_and_share_identical_runs():
         experiments.seeds_of("gpu")
 
 
-def test_weight_sweep_gives_every_method_the_same_budget_and_the_choice_is_made_on_val():
+def test_weight_sweep_gives_every_method_the_same_budget_on_each_student_and_the_choice_is_made_on_val_per_student():
     sweep = experiments.weight_sweep("cpu")
-    per_method = {}
+    per_cell = {}
     for run in sweep:
-        per_method.setdefault(run.config.method, set()).add(run.config)
-    assert set(per_method) == set(experiments.SWEEP_METHODS)
-    assert {len(configs) for configs in per_method.values()} == {len(PROFILES['cpu'].sweep_factors) * 2}
+        per_cell.setdefault((run.config.backbone, run.config.method), set()).add(run.config)
+    assert set(per_cell) == {(s, m) for s in experiments.STUDENTS for m in experiments.SWEEP_METHODS}
+    assert {len(configs) for configs in per_cell.values()} == {len(PROFILES["cpu"].sweep_factors) * 2}
     assert experiments.weight_sweep("paper") == []
     frame = pd.DataFrame(
         [
-            {"method": "kd", "kd_weight": 1.0, "val_miou": 0.40, "miou": 0.9},
-            {"method": "kd", "kd_weight": 4.0, "val_miou": 0.45, "miou": 0.1},
-            {"method": "aicsd", "icsd_weight": 2.0, "val_miou": 0.30, "miou": 0.5},
-            {"method": "aicsd", "icsd_weight": 8.0, "val_miou": 0.30, "miou": 0.5},
+            {"backbone": "resnet18", "method": "kd", "kd_weight": 1.0, "val_miou": 0.40, "miou": 0.9},
+            {"backbone": "resnet18", "method": "kd", "kd_weight": 4.0, "val_miou": 0.45, "miou": 0.1},
+            {"backbone": "resnet18", "method": "aicsd", "icsd_weight": 2.0, "val_miou": 0.30, "miou": 0.5},
+            {"backbone": "resnet18", "method": "aicsd", "icsd_weight": 8.0, "val_miou": 0.30, "miou": 0.5},
+            {"backbone": "mobilenet_v2", "method": "kd", "kd_weight": 1.0, "val_miou": 0.20, "miou": 0.1},
+            {"backbone": "mobilenet_v2", "method": "kd", "kd_weight": 4.0, "val_miou": 0.05, "miou": 0.9},
         ]
     )
-    assert experiments.chosen_weights(frame) == {"kd": {"kd_weight": 4.0}, "aicsd": {"icsd_weight": 2.0}}
-    assert experiments.chosen_at_largest_factor(frame, experiments.chosen_weights(frame)) == ["kd"]
-    chosen = experiments.main_table("cpu", weights={"kd": {"kd_weight": 4.0}})
-    assert {r.config.distillation.term("kd").weight for r in chosen if r.config.method == "kd"} == {4.0}
+    chosen = experiments.chosen_weights(frame)
+    assert chosen == {
+        "resnet18": {"kd": {"kd_weight": 4.0}, "aicsd": {"icsd_weight": 2.0}},
+        "mobilenet_v2": {"kd": {"kd_weight": 1.0}},
+    }
+    assert experiments.chosen_at_largest_factor(frame, chosen) == ["kd (resnet18)"]
+    main = experiments.main_table("cpu", weights=chosen)
+    kd_weights = {(r.config.backbone, r.config.distillation.term("kd").weight) for r in main if r.config.method == "kd"}
+    assert kd_weights == {("resnet18", 4.0), ("mobilenet_v2", 1.0)}
+    ablations = experiments.ablations("cpu", weights=chosen)
+    assert {r.config.distillation.term("kd").weight for r in ablations if r.config.method == "kd"} == {4.0}  # ResNet-18's
 
 
 def test_report_split_and_reported_metrics():
@@ -81,19 +89,15 @@ def test_run_all_trains_teacher_then_students_and_collect_reads_them(tmp_path):
     assert experiments.run_all(runs, workers=1) == ids
 
 
-def test_sp_probe_tries_every_factor_of_sp_on_mobilenet_v2_beside_the_plain_student():
-    probe = experiments.sp_probe("cpu")
-    default = resolve("sp").term("sp").weight
-    seeds = PROFILES["cpu"].seeds[: PROFILES["cpu"].sweep_seeds]
-    assert {run.config.backbone for run in probe} == {"mobilenet_v2"}
-    plain = [run for run in probe if run.label == "none"]
-    assert [run.config.seed for run in plain] == list(seeds) and {run.config.method for run in plain} == {"none"}
-    weights = sorted({run.config.distillation.term("sp").weight for run in probe if run.config.method == "sp"})
-    factors = sorted({*experiments.SP_PROBE_FACTORS, *PROFILES["cpu"].sweep_factors})
-    assert weights == pytest.approx([default * factor for factor in factors])
-    assert max(factors) == max(PROFILES["cpu"].sweep_factors)  # every weight the sweep can choose is probed
-    assert len(probe) == len(seeds) * (1 + len(factors))
-    for run in probe:
-        if run.config.method == "sp":
-            assert run.label == experiments.sp_probe_label(run.config.distillation.term("sp").weight)
-    assert experiments.sp_probe_label(4 * default) == "sp x4"
+def test_teacher_streams_group_runs_that_see_the_same_batches_largest_first():
+    main = [r.config for r in experiments.main_table("cpu", seeds=(0, 1))]
+    extra = [r.config for r in experiments.weight_sweep("cpu") if r.config.seed == 0 and r.config.backbone == "resnet18"]
+    streams = experiments.teacher_streams(main + extra)
+    assert len(streams) == 2 * 2 * 2  # (student, seed), with a teacher or without (the plain students)
+    assert sum(len(s) for s in streams) == len(main) + len(extra)
+    for stream in streams:
+        assert len({(c.backbone, c.width_multiplier, c.seed, c.uses_teacher) for c in stream}) == 1
+    assert [len(s) for s in streams] == sorted((len(s) for s in streams), reverse=True)
+    assert (streams[0][0].backbone, streams[0][0].seed) == ("resnet18", 0)
+    distilled = [c for c in main if c.backbone == "resnet18" and c.seed == 0 and c.uses_teacher]
+    assert streams[0][: len(distilled)] == distilled  # the order inside a group is kept

@@ -122,27 +122,64 @@ def test_claims_view_formats_points_and_intervals():
     assert view.iloc[1]["paired gain"] == "+0.00123" and view.iloc[1]["metric"] == "ics distance"
 
 
-def test_sp_probe_view_counts_collapsed_runs_per_weight_and_averages_the_diagnosis():
+def test_collapse_view_counts_collapsed_runs_per_weight_and_averages_the_diagnosis():
     probed = pd.DataFrame(
         {
-            "label": ["none", "none", "sp x1", "sp x1"],
-            "method": ["none", "none", "sp", "sp"],
-            "backbone": ["mobilenet_v2"] * 4,
-            "sp_weight": [float("nan"), float("nan"), 3000.0, 3000.0],
-            "val_miou": [0.12, 0.14, 0.13, 0.02],
-            "miou": [0.11, 0.13, 0.12, 0.03],
-            "split": ["test"] * 4,
-            "pairwise_cosine": [0.3, 0.4, 0.5, 0.9],
-            "shared_energy": [0.4, 0.4, 0.5, 0.9],
-            "bn_shift_ratio": [0.0, 0.0, 0.5, 1.5],
+            "label": ["none", "none", "sp x1", "sp x1", "kd x4", "kd x4"],
+            "method": ["none", "none", "sp", "sp", "kd", "kd"],
+            "backbone": ["mobilenet_v2"] * 6,
+            "sp_weight": [float("nan"), float("nan"), 3000.0, 3000.0, float("nan"), float("nan")],
+            "kd_weight": [float("nan")] * 4 + [2.0, 2.0],
+            "val_miou": [0.12, 0.14, 0.13, 0.02, 0.15, 0.15],
+            "miou": [0.11, 0.13, 0.12, 0.03, 0.14, 0.16],
+            "split": ["test"] * 6,
+            "pairwise_cosine": [0.3, 0.4, 0.5, 0.9, 0.3, 0.3],
+            "first_stage_cosine": [0.1, 0.1, 0.2, 1.0, 0.1, 0.1],
+            "shared_energy": [0.4, 0.4, 0.5, 0.9, 0.4, 0.4],
+            "bn_shift_ratio": [0.0, 0.0, 0.5, 1.5, 0.0, 0.0],
         }
     )
-    view = tables.sp_probe_view(probed)
-    assert list(view.index) == ["none", "sp x1"]
-    assert list(view["SP weight"]) == ["-", "3000"]
-    assert list(view["collapsed runs"]) == ["0 of 2", "1 of 2"]  # 0.03 < half of the plain students' median
-    assert list(view["healthy"]) == [True, False]
+    view = tables.collapse_view(probed)
+    assert list(view.index) == ["none", "sp x1", "kd x4"]
+    assert list(view["weight"]) == ["-", "3000", "2"]
+    assert list(view["collapsed runs"]) == ["0 of 2", "1 of 2", "0 of 2"]  # 0.03 < half of the plain students' median
     assert view.loc["sp x1", "val mIoU (%)"] == pytest.approx(7.5)
     assert view.loc["sp x1", "test mIoU (%)"] == pytest.approx(7.5)
-    assert "test mIoU (%)" not in tables.sp_probe_view(probed.assign(split="val", miou=probed["val_miou"])).columns
+    assert "test mIoU (%)" not in tables.collapse_view(probed.assign(split="val", miou=probed["val_miou"])).columns
     assert view.loc["sp x1", "|β| / |γ|"] == pytest.approx(1.0)
+    assert view.loc["sp x1", "stage-1 cosine"] == pytest.approx(0.6)
+
+
+def test_weight_sweep_table_marks_each_students_own_choice():
+    sweep = pd.DataFrame(
+        {
+            "backbone": ["resnet18", "resnet18", "mobilenet_v2", "mobilenet_v2"],
+            "method": ["sp"] * 4,
+            "sp_weight": [750.0, 3000.0, 750.0, 3000.0],
+            "val_miou": [0.20, 0.30, 0.15, 0.05],
+        }
+    )
+    chosen = {"resnet18": {"sp": {"sp_weight": 3000.0}}, "mobilenet_v2": {"sp": {"sp_weight": 750.0}}}
+    frame = tables.weight_sweep_table(sweep, chosen).frame
+    assert list(frame["student"]) == ["S1: ResNet-18", "S1: ResNet-18", "S2: MobileNetV2", "S2: MobileNetV2"]
+    assert list(frame["weight"]) == ["sp 750", "sp 3000", "sp 750", "sp 3000"]
+    assert list(frame["chosen"]) == ["", "yes", "yes", ""]
+    assert list(frame["seeds"]) == ["1", "1", "1", "1"]
+
+
+def test_first_step_gradient_view_puts_both_students_side_by_side():
+    norms = {
+        ("resnet18", "sp"): {"ce": 10.0, "sp": 400.0},
+        ("mobilenet_v2", "sp"): {"ce": 50.0, "sp": 12000.0},
+        ("resnet18", "kd"): {"ce": 10.0, "kd": 20.0},
+        ("mobilenet_v2", "kd"): {"ce": 50.0, "kd": 100.0},
+    }
+    view = tables.first_step_gradient_view(norms)
+    assert list(view["method"]) == ["SP", "KD"]
+    assert list(view.columns) == [
+        "method", "ResNet-18 ‖∇ term‖", "ResNet-18 term / CE", "MobileNetV2 ‖∇ term‖", "MobileNetV2 term / CE", "MobileNetV2 / ResNet-18",
+    ]
+    assert view.iloc[0]["ResNet-18 term / CE"] == pytest.approx(40.0)
+    assert view.iloc[0]["MobileNetV2 term / CE"] == pytest.approx(240.0)
+    assert view.iloc[0]["MobileNetV2 / ResNet-18"] == pytest.approx(30.0)
+    assert view.iloc[1]["MobileNetV2 / ResNet-18"] == pytest.approx(5.0)
