@@ -120,3 +120,9 @@ def test_the_teacher_run_is_hashed_by_its_id_not_its_folder():
     assert config_hash(dataclasses.replace(student, teacher_run=None)) == config_hash(student)
     assert config_hash(dataclasses.replace(student, teacher_run=f"/elsewhere/{student.teacher_run}")) == config_hash(student)
     assert config_hash(dataclasses.replace(student, teacher_run="teacher-none-resnet18-000000000000")) != config_hash(student)
+
+
+def test_cpu_profile_batches_evaluation_only_where_every_image_has_one_size():
+    assert load_profile("cpu").eval_batch_size == load_profile("cpu", kind="teacher").eval_batch_size == 16
+    for dataset in ("voc", "cityscapes", "camvid"):
+        assert load_profile("cpu", dataset=dataset).eval_batch_size == 1  # padding would change border predictions

@@ -375,3 +375,23 @@ def first_step_gradient_view(norms: dict[tuple[str, str], dict[str, float]]) -> 
         row[f"{names[second]} / {names[first]}"] = norms[(second, method)][term] / norms[(first, method)][term]
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def teacher_cache_benchmark(folder: Path = BENCHMARK_RESULTS) -> tuple[pd.DataFrame, dict | None]:
+    """The ``bench_teacher_cache`` record (its newest, if several): one row per method with its
+    seconds recomputing the teacher and sharing the cache, and their ratio; and the record itself
+    (None, with an empty table, when none is recorded)."""
+    records = benchmark_records("bench_teacher_cache", folder)
+    if not records:
+        return pd.DataFrame(columns=["method", "recompute s", "shared s", "recompute / shared"]), None
+    record = max(records, key=lambda r: r["date"])
+    seconds = {(row["phase"], row["method"]): row["seconds"] for row in record["rows"]}
+    methods = list(dict.fromkeys(row["method"] for row in record["rows"]))
+    table = pd.DataFrame(
+        {
+            "method": methods,
+            "recompute s": [seconds[("recompute", m)] for m in methods],
+            "shared s": [seconds[("shared", m)] for m in methods],
+        }
+    )
+    return table.assign(**{"recompute / shared": table["recompute s"] / table["shared s"]}), record

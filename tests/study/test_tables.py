@@ -183,3 +183,19 @@ def test_first_step_gradient_view_puts_both_students_side_by_side():
     assert view.iloc[0]["MobileNetV2 term / CE"] == pytest.approx(240.0)
     assert view.iloc[0]["MobileNetV2 / ResNet-18"] == pytest.approx(30.0)
     assert view.iloc[1]["MobileNetV2 / ResNet-18"] == pytest.approx(5.0)
+
+
+def test_teacher_cache_benchmark_pairs_each_methods_phases(tmp_path):
+    table, record = tables.teacher_cache_benchmark(tmp_path)
+    assert table.empty and record is None and "recompute / shared" in table.columns
+    rows = [
+        {"phase": "recompute", "method": "kd", "seconds": 10.0},
+        {"phase": "recompute", "method": "sp", "seconds": 12.0},
+        {"phase": "shared", "method": "kd", "seconds": 10.0},
+        {"phase": "shared", "method": "sp", "seconds": 8.0},
+    ]
+    (tmp_path / "bench_teacher_cache-cpu.json").write_text(json.dumps({"date": "2026-11-26T00:00:00", "rows": rows}))
+    table, record = tables.teacher_cache_benchmark(tmp_path)
+    assert list(table["method"]) == ["kd", "sp"]
+    assert list(table["recompute / shared"]) == pytest.approx([1.0, 1.5])
+    assert record["date"].startswith("2026-11-26")
