@@ -7,6 +7,7 @@ skipping every run whose ``result.json`` exists; :func:`collect` reads the finis
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import os
 import sys
@@ -267,15 +268,32 @@ def _train_stream(configs: Sequence[RunConfig]) -> list[str]:
     return [run_id(config) for config in configs]
 
 
-def teacher_streams(configs: Iterable[RunConfig]) -> list[list[RunConfig]]:
+def teacher_streams(configs: Iterable[RunConfig], workers: int = 1) -> list[list[RunConfig]]:
     """Student runs grouped by what fixes their batches and teacher: student network and width,
-    seed and teacher (so a group's runs read each other's teacher outputs), largest group first
-    (so that parallel workers finish together). Order inside a group is kept."""
+    seed and teacher (so a group's runs read each other's teacher outputs), for ``workers``
+    parallel processes.
+
+    With several workers, a group longer than ``ceil(runs / (2 * workers))`` is cut into near-equal
+    consecutive parts, so that no worker is left alone with one long group at the end (each part
+    computes the teacher's outputs once more). Largest first, so that the workers finish together;
+    the order inside a group is kept.
+    """
     groups: dict[tuple[Any, ...], list[RunConfig]] = {}
     for config in configs:
         teacher = teacher_run_id(config) if config.uses_teacher and config.teacher_checkpoint is None else config.teacher_checkpoint
         groups.setdefault((config.backbone, config.width_multiplier, config.seed, teacher), []).append(config)
-    return sorted(groups.values(), key=len, reverse=True)
+    total = sum(len(group) for group in groups.values())
+    limit = max(1, math.ceil(total / (2 * workers))) if workers > 1 else max(1, total)
+    parts = []
+    for group in groups.values():
+        count = math.ceil(len(group) / limit)
+        size, extra = divmod(len(group), count)
+        start = 0
+        for index in range(count):
+            end = start + size + (1 if index < extra else 0)
+            parts.append(group[start:end])
+            start = end
+    return sorted(parts, key=len, reverse=True)
 
 
 def default_workers(configs: Iterable[RunConfig]) -> int:
@@ -335,7 +353,7 @@ def run_all(runs: Sequence[LabelledRun | RunConfig], *, workers: int | None = No
     students = [c for c in configs if c.kind == "student" and read_result(run_dir(c)) is None]
     workers = default_workers(students) if workers is None else workers
     if workers > 1 and len(students) > 1:
-        streams = teacher_streams(replace(c, threads=1) for c in students)
+        streams = teacher_streams((replace(c, threads=1) for c in students), workers)
         with worker_pool(workers) as pool:
             list(pool.map(_train_stream, streams))
     else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pandas as pd
 import pytest
 
@@ -101,3 +103,18 @@ def test_teacher_streams_group_runs_that_see_the_same_batches_largest_first():
     assert (streams[0][0].backbone, streams[0][0].seed) == ("resnet18", 0)
     distilled = [c for c in main if c.backbone == "resnet18" and c.seed == 0 and c.uses_teacher]
     assert streams[0][: len(distilled)] == distilled  # the order inside a group is kept
+
+
+def test_teacher_streams_cut_long_groups_so_that_parallel_workers_finish_together():
+    sweep = [r.config for r in experiments.weight_sweep("cpu") if (r.config.backbone, r.config.seed) == ("resnet18", 0)]
+    main = [r.config for r in experiments.main_table("cpu", seeds=(3,)) if r.config.backbone == "mobilenet_v2" and r.config.uses_teacher]
+    configs = sweep + main
+    whole = experiments.teacher_streams(configs)
+    parts = experiments.teacher_streams(configs, workers=2)
+    assert [len(part) for part in whole] == [len(sweep), len(main)]
+    assert [len(part) for part in parts] == [10, 10, 10, 10, len(main)]  # the sweep's 40 runs cut in four parts of at most ceil(47 / 4)
+    assert Counter(c for part in parts for c in part) == Counter(configs)
+    for group in whole:  # each group is cut into consecutive, near-equal parts
+        pieces = [part for part in parts if part[0] in group]
+        assert [c for piece in sorted(pieces, key=lambda p: group.index(p[0])) for c in piece] == group
+        assert max(map(len, pieces)) - min(map(len, pieces)) <= 1
