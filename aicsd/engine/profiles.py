@@ -94,16 +94,16 @@ class Profile:
 
 _CPU_PER_DATASET: Mapping[str, Fields] = MappingProxyType(
     {
-        "synthetic": {"scale_range": (0.75, 1.25), "train_limit": None, "epochs": 2, "eval_batch_size": 16},
+        "synthetic": {"scale_range": (0.75, 1.25), "train_limit": None, "epochs": 2},
         "voc": {"crop_size": 128, "eval_size": 128},
         "cityscapes": {"crop_size": 192, "eval_size": 256, "scale_range": (0.75, 1.5)},
         "camvid": {"crop_size": 160, "eval_size": 192, "scale_range": (0.75, 1.5)},
     }
 )
-"""The ``cpu`` profile's per-dataset recipe: the generated set's scale range, student schedule and
-evaluation batch (its images share one size, so batching pads nothing; the real datasets' differ and
-keep one image per batch, as the released code), the real datasets' image sizes (the teacher's own
-fields override ``epochs`` and ``train_limit``)."""
+"""The ``cpu`` profile's per-dataset recipe: the generated set's scale range and student schedule,
+the real datasets' image sizes (the teacher's own fields override ``epochs`` and ``train_limit``).
+Evaluation keeps one image per batch everywhere: images differ in size, and padding a batch would
+change predictions (ASPP's image pooling averages over the padding)."""
 
 PROFILES: Mapping[str, Profile] = MappingProxyType(
     {
