@@ -3,7 +3,9 @@
 import dataclasses
 
 import pytest
+import torch
 
+from aicsd.models import build_segmenter
 from aicsd.engine.config import RunConfig
 from aicsd.engine.identity import config_hash, run_id
 from aicsd.engine.profiles import PROFILES, Profile, load_profile, seeds_of, teacher_config
@@ -126,3 +128,11 @@ def test_the_teacher_run_is_hashed_by_its_id_not_its_folder():
 def test_cpu_profile_evaluates_one_image_at_a_time_because_padding_changes_predictions():
     for dataset in ("synthetic", "voc", "cityscapes", "camvid"):
         assert load_profile("cpu", dataset=dataset).eval_batch_size == 1
+    torch.manual_seed(0)
+    model = build_segmenter("resnet18", 5, width_multiplier=0.125).eval()
+    image = torch.randn(1, 3, 64, 80)
+    padded = torch.zeros(1, 3, 64, 96)  # as pad_collate batches it with a wider image
+    padded[..., :80] = image
+    with torch.no_grad():
+        alone, in_batch = model(image), model(padded)[..., :80]
+    assert (alone - in_batch).abs().max() > 1e-3
