@@ -112,16 +112,19 @@ def main_table(
     ]
 
 
-def chosen_at_largest_factor(sweep: pd.DataFrame, chosen: StudentWeights) -> list[str]:
-    """The methods whose chosen weight is the largest one the sweep tried for their student (the
-    best may lie beyond it), as ``"<method> (<backbone>)"``."""
+def chosen_at_sweep_edge(sweep: pd.DataFrame, chosen: StudentWeights) -> list[str]:
+    """The choices that took the largest or the smallest weight the sweep tried for their student
+    (the best may lie beyond it), as ``"<method> (<backbone>, largest)"`` or ``"... smallest)"``."""
     edge = []
     for backbone, methods in chosen.items():
         swept = sweep[sweep["backbone"] == backbone]
         for method, settings in methods.items():
             ((key, weight),) = settings.items()
-            if weight >= swept.loc[swept["method"] == method, key].max():
-                edge.append(f"{method} ({backbone})")
+            tried = swept.loc[swept["method"] == method, key]
+            if weight >= tried.max():
+                edge.append(f"{method} ({backbone}, largest)")
+            elif weight <= tried.min():
+                edge.append(f"{method} ({backbone}, smallest)")
     return edge
 
 

@@ -58,7 +58,7 @@ def test_weight_sweep_gives_every_method_the_same_budget_on_each_student_and_the
         "resnet18": {"kd": {"kd_weight": 4.0}, "aicsd": {"icsd_weight": 2.0}},
         "mobilenet_v2": {"kd": {"kd_weight": 1.0}},
     }
-    assert experiments.chosen_at_largest_factor(frame, chosen) == ["kd (resnet18)"]
+    assert experiments.chosen_at_sweep_edge(frame, chosen) == ["kd (resnet18, largest)", "aicsd (resnet18, smallest)", "kd (mobilenet_v2, smallest)"]
     main = experiments.main_table("cpu", weights=chosen)
     kd_weights = {(r.config.backbone, r.config.distillation.term("kd").weight) for r in main if r.config.method == "kd"}
     assert kd_weights == {("resnet18", 4.0), ("mobilenet_v2", 1.0)}
