@@ -44,7 +44,7 @@ METHODS = ("kd", "ad", "sp", "ickd", "aicsd", "cwd", "dist")
 
 
 def student_config(method: str, teacher: Path, runs: Path, args: argparse.Namespace) -> Any:
-    """The ``cpu`` profile's ResNet-18 run of ``method`` (seed 0), shortened, reading ``teacher``."""
+    """The ``cpu`` profile's run of ``method`` on ``args.student`` (seed 0), shortened, reading ``teacher``."""
     return load_profile(
         "cpu",
         backbone=args.student,
