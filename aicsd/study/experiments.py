@@ -152,6 +152,11 @@ def swept_term(method: str) -> str:
     return METHODS[method].terms[0]
 
 
+def sweep_label(method: str, factor: float) -> str:
+    """The row label of ``method`` at ``factor`` times its default weight in :func:`weight_sweep`."""
+    return f"{method} x{factor:g}"
+
+
 def weight_sweep(
     profile: str,
     *,
@@ -178,7 +183,7 @@ def weight_sweep(
             for factor in settings.sweep_factors:
                 for seed in settings.seeds[: settings.sweep_seeds]:
                     config = student_run(profile, backbone=student, method=method, seed=seed, **place, **{f"{term}_weight": default * factor})
-                    runs.append(LabelledRun("sweep", f"{method} x{factor:g}", config))
+                    runs.append(LabelledRun("sweep", sweep_label(method, factor), config))
     return runs
 
 

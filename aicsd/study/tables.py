@@ -324,6 +324,15 @@ def paper_runs(folder: Path = BENCHMARK_RESULTS) -> tuple[pd.DataFrame, dict[str
     return pd.DataFrame(rows), curves
 
 
+def sweep_beside_plain(results: pd.DataFrame, sweep: pd.DataFrame, backbone: str, methods: list[str]) -> pd.DataFrame:
+    """The sweep runs (collected :func:`aicsd.study.experiments.weight_sweep`) of ``methods`` on
+    ``backbone``, after the plain runs of ``results`` (a collected main table) of that backbone and
+    the sweep's seeds (label ``"none"``): the rows :func:`collapse_view` compares."""
+    swept = sweep[(sweep["backbone"] == backbone) & sweep["method"].isin(methods)]
+    plain = results[(results["backbone"] == backbone) & (results["method"] == "none") & results["seed"].isin(swept["seed"].unique())]
+    return pd.concat([plain.assign(label="none"), swept], ignore_index=True)
+
+
 def collapse_view(probed: pd.DataFrame) -> pd.DataFrame:
     """Sweep runs of one student (collected, with the columns of
     :func:`aicsd.study.analysis.with_feature_collapse`) beside its plain runs (label ``"none"``), per

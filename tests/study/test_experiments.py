@@ -43,6 +43,8 @@ def test_weight_sweep_gives_every_method_the_same_budget_on_each_student_and_the
     assert set(per_cell) == {(s, m) for s in experiments.STUDENTS for m in experiments.SWEEP_METHODS}
     assert {len(configs) for configs in per_cell.values()} == {len(PROFILES["cpu"].sweep_factors) * 2}
     assert experiments.weight_sweep("paper") == []
+    assert {run.label for run in sweep} == {experiments.sweep_label(m, f) for m in experiments.SWEEP_METHODS for f in PROFILES["cpu"].sweep_factors}
+    assert experiments.sweep_label("sp", 0.0625) == "sp x0.0625"
     frame = pd.DataFrame(
         [
             {"backbone": "resnet18", "method": "kd", "kd_weight": 1.0, "val_miou": 0.40, "miou": 0.9},

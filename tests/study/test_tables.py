@@ -199,3 +199,25 @@ def test_teacher_cache_benchmark_pairs_each_methods_phases(tmp_path):
     assert list(table["method"]) == ["kd", "sp"]
     assert list(table["recompute / shared"]) == pytest.approx([1.0, 1.5])
     assert record["date"].startswith("2026-11-26")
+
+
+def test_sweep_beside_plain_takes_the_plain_runs_of_the_sweeps_seeds_first():
+    results = pd.DataFrame(
+        {
+            "backbone": ["mobilenet_v2", "mobilenet_v2", "mobilenet_v2", "resnet18", "mobilenet_v2"],
+            "method": ["none", "none", "none", "none", "sp"],
+            "seed": [0, 1, 2, 0, 0],
+            "label": ["none", "none", "none", "none", "sp"],
+        }
+    )
+    sweep = pd.DataFrame(
+        {
+            "backbone": ["mobilenet_v2", "mobilenet_v2", "mobilenet_v2", "resnet18"],
+            "method": ["sp", "sp", "kd", "sp"],
+            "seed": [0, 1, 0, 0],
+            "label": ["sp x1", "sp x1", "kd x1", "sp x1"],
+        }
+    )
+    probed = tables.sweep_beside_plain(results, sweep, "mobilenet_v2", ["sp"])
+    assert list(zip(probed["label"], probed["seed"])) == [("none", 0), ("none", 1), ("sp x1", 0), ("sp x1", 1)]
+    assert set(probed["backbone"]) == {"mobilenet_v2"}
