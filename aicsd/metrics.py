@@ -62,7 +62,8 @@ class SegmentationMetrics:
                     f"pred has {pred.shape[1]} channels but num_classes={self.num_classes}; "
                     "pass (B, C, H, W) logits with C = num_classes or (B, H, W) labels"
                 )
-            pred = pred.argmax(dim=1)
+            # max(...).indices is argmax (first maximum on ties) and several times faster on the CPU over dim 1.
+            pred = pred.max(dim=1).indices
         if pred.shape != target.shape:
             raise ValueError(
                 f"pred {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape; "

@@ -64,10 +64,12 @@ def reported_metrics(result: dict[str, Any]) -> dict[str, Any]:
     return result["test"] if result.get("test") is not None else result["final"]
 
 
-def run_row(run: runstore.Run) -> dict[str, Any]:
+def run_row(run: runstore.Run, *, test: bool = True) -> dict[str, Any]:
     """One finished run as a flat row: config fields, reported/val/test metrics, timing, commit.
 
-    Raises FileNotFoundError naming the run when it has not finished.
+    ``test=False`` reads the run as if it had no test split (its reported metrics are then the
+    final val ones), for runs whose use is a choice on ``val``. Raises FileNotFoundError naming the
+    run when it has not finished.
     """
     directory = runstore.run_dir(run)
     result = runstore.read_result(directory)
@@ -80,8 +82,8 @@ def run_row(run: runstore.Run) -> dict[str, Any]:
     row["distillation"] = cfg.distillation.describe()
     row["alw"] = cfg.distillation.alw
     row.update({f"{term.name}_weight": term.weight for term in cfg.distillation.terms})
-    test = result.get("test")
-    reported = reported_metrics(result)
+    test = result.get("test") if test else None
+    reported = test if test is not None else result["final"]
     row["split"] = test["split"] if test is not None else cfg.val_split
     row.update(_metrics("", reported))
     row.update(_metrics("val_", result["final"]))

@@ -1,4 +1,5 @@
-"""The teacher-output cache: content keys, memory bound, and bit-identical runs with and without it."""
+"""The teacher-output cache: content keys, memory bound, and bit-identical runs with and without it
+(and with and without the decoded images of :mod:`aicsd.data.decoded`)."""
 
 import json
 import shutil
@@ -7,6 +8,7 @@ import pytest
 import torch
 
 from aicsd.data import make_synthetic
+from aicsd.data.decoded import DecodedImages
 from aicsd.engine import distill, load_profile, read_metrics, run_dir, teacher_config, train_teacher
 from aicsd.engine.checkpoint import load_checkpoint
 from aicsd.engine.teacher_cache import TeacherOutputCache
@@ -75,17 +77,18 @@ def _copy_teacher(fields, destination):
 
 
 @pytest.mark.parametrize("methods", [("kd", "aicsd"), ("ad", "sp")])
-def test_runs_sharing_a_cache_are_bit_identical_to_runs_computing_the_teacher(teacher_and_data, tmp_path, methods):
+def test_runs_sharing_caches_are_bit_identical_to_runs_computing_the_teacher_and_decoding_the_files(teacher_and_data, tmp_path, methods):
     fields, _ = teacher_and_data
     alone, shared = tmp_path / "alone", tmp_path / "shared"
     for folder in (alone, shared):
         folder.mkdir()
         _copy_teacher(fields, folder)
-    cache = TeacherOutputCache()
+    cache, decoded = TeacherOutputCache(), DecodedImages()
     for method in methods:
         distill(_student(fields, alone, method))
-        distill(_student(fields, shared, method), teacher_cache=cache)
+        distill(_student(fields, shared, method), teacher_cache=cache, decoded=decoded)
     assert cache.misses > 0 and cache.hits == cache.misses  # the second method read every batch the first computed
+    assert decoded.misses == 8 + 4 + 4 and decoded.hits > decoded.misses  # smoke: 8 train, 4 val, 4 test images, each decoded once
     for method in methods:
         a, b = run_dir(_student(fields, alone, method)), run_dir(_student(fields, shared, method))
         def losses(run):

@@ -106,3 +106,14 @@ def test_bad_input_raises(pred, target, match):
 def test_ignore_index_inside_class_range_is_rejected():
     with pytest.raises(ValueError, match="ignore_index"):
         SegmentationMetrics(3, ignore_index=2)
+
+
+def test_logits_are_read_as_their_argmax_with_the_first_class_on_ties():
+    # Two pixels tie between classes 1 and 2 (class 1 wins, as argmax), one pixel's maximum is class 0.
+    logits = torch.tensor([[[[0.0, 0.0, 3.0]], [[2.0, 1.0, 0.0]], [[2.0, 1.0, 0.0]]]])
+    target = torch.tensor([[[1, 1, 0]]])
+    from_logits, from_labels = SegmentationMetrics(3), SegmentationMetrics(3)
+    from_logits.update(logits, target)
+    from_labels.update(logits.argmax(dim=1), target)
+    assert logits.argmax(dim=1).tolist() == [[[1, 1, 0]]]
+    assert torch.equal(from_logits.confusion, from_labels.confusion)

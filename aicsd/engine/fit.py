@@ -46,6 +46,7 @@ from aicsd.engine.loops import FeatureTaps, NonFiniteLossError, Precision, evalu
 from aicsd.engine.networks import build_student
 from aicsd.engine.setup import load_teacher, make_optimizer, poly_factor
 from aicsd.engine.teacher_cache import TeacherOutputCache
+from aicsd.data.decoded import DecodedImages
 from aicsd.errors import ConfigError, TrainingDiverged
 from aicsd.losses import Distiller, build_distiller
 
@@ -100,24 +101,39 @@ def _epoch_record(epoch: int, stats: dict[str, Any], val: dict[str, Any] | None)
     return record
 
 
-def fit(cfg: RunConfig, teacher_cache: TeacherOutputCache | None = None) -> dict[str, Any]:
+def fit(
+    cfg: RunConfig,
+    teacher_cache: TeacherOutputCache | None = None,
+    decoded: DecodedImages | None = None,
+    *,
+    evaluate_test: bool = True,
+) -> dict[str, Any]:
     """Train the run of ``cfg`` (teacher or student) to the end, or return its stored result.
 
     ``teacher_cache`` shares a frozen teacher's taps between the runs of this process (used on the
     CPU only, where the teacher's forward is a large part of a step; see
-    :mod:`aicsd.engine.teacher_cache`)."""
+    :mod:`aicsd.engine.teacher_cache`). ``decoded`` keeps the dataset's decoded images for this and
+    later runs of this process (used without DataLoader worker processes; see
+    :mod:`aicsd.data.decoded`).
+
+    ``evaluate_test=False`` leaves the held-out ``cfg.test_split`` unevaluated (``result.json`` then
+    has no ``"test"``; :func:`aicsd.engine.runstore.lacks_test_metrics`): a run whose only use is a
+    choice on ``val`` (the weight sweep) skips it. A later call with ``evaluate_test=True``
+    evaluates the stored final weights and adds it, the same numbers the run would have written."""
     with distributed_context(cfg.device) as context:
         directory = runstore.run_dir(cfg)
         result = runstore.read_result(directory)
-        if result is not None:
+        if result is not None and not (evaluate_test and runstore.lacks_test_metrics(cfg, result)):
             return result
         device = resolve_device(cfg.device, context)
         with runstore.run_lock(directory) if context.is_main else nullcontext():
             barrier(context)
             result = runstore.read_result(directory)  # finished by a process this one waited for
-            if result is None:
-                with _deterministic_algorithms(cfg.deterministic, device), _intra_op_threads(cfg.threads):
-                    result = _fit(cfg, directory, context, device, teacher_cache)
+            with _deterministic_algorithms(cfg.deterministic, device), _intra_op_threads(cfg.threads):
+                if result is None:
+                    result = _fit(cfg, directory, context, device, teacher_cache, decoded, evaluate_test)
+                elif evaluate_test and runstore.lacks_test_metrics(cfg, result):
+                    result = _add_test_evaluation(cfg, directory, result, context, device, decoded)
         return broadcast_object(result, context)
 
 
@@ -138,10 +154,10 @@ class _Parts:
     teacher_path: Path | None
 
 
-def _build(cfg: RunConfig, context: DistContext, device: torch.device) -> _Parts:
+def _build(cfg: RunConfig, context: DistContext, device: torch.device, decoded: DecodedImages | None) -> _Parts:
     """Datasets, student (and teacher), distiller, SGD, poly schedule and grad scaler of ``cfg``."""
     seed_everything(cfg.seed)
-    train_set, val_set = build_datasets(cfg, context)
+    train_set, val_set = build_datasets(cfg, context, decoded)
     model = build_student(cfg, pretrained=cfg.pretrained_backbone).to(device)
     teacher, teacher_path = load_teacher(cfg, device) if cfg.uses_teacher else (None, None)
     distiller = build_distiller(
@@ -219,10 +235,16 @@ def _training_modules(parts: _Parts, cfg: RunConfig, context: DistContext, devic
 
 
 def _fit(
-    cfg: RunConfig, directory: Path, context: DistContext, device: torch.device, teacher_cache: TeacherOutputCache | None
+    cfg: RunConfig,
+    directory: Path,
+    context: DistContext,
+    device: torch.device,
+    teacher_cache: TeacherOutputCache | None,
+    decoded: DecodedImages | None,
+    evaluate_test: bool,
 ) -> dict[str, Any]:
     try:
-        return _train(cfg, directory, context, device, teacher_cache)
+        return _train(cfg, directory, context, device, teacher_cache, decoded, evaluate_test)
     except BaseException:
         if context.is_main:
             runstore.discard_unstarted(directory)
@@ -235,11 +257,17 @@ def _teacher_key(path: Path, precision: Precision) -> str:
 
 
 def _train(
-    cfg: RunConfig, directory: Path, context: DistContext, device: torch.device, teacher_cache: TeacherOutputCache | None
+    cfg: RunConfig,
+    directory: Path,
+    context: DistContext,
+    device: torch.device,
+    teacher_cache: TeacherOutputCache | None,
+    decoded: DecodedImages | None,
+    evaluate_test: bool,
 ) -> dict[str, Any]:
     if context.is_main:
         runstore.write_config(directory, cfg)
-    parts = _build(cfg, context, device)
+    parts = _build(cfg, context, device, decoded)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     barrier(context)
@@ -302,20 +330,38 @@ def _train(
         barrier(context)
 
     result = _result(cfg, parts.model, progress, device, context, parts.teacher_path)
-    result["test"] = _evaluate_test_split(cfg, parts, context, device)
+    if evaluate_test or cfg.test_split is None:
+        result["test"] = _test_metrics(cfg, parts.model, parts.precision, context, device, decoded)
     if context.is_main:
         runstore.write_result(directory, result)
     barrier(context)
     return result
 
 
-def _evaluate_test_split(cfg: RunConfig, parts: _Parts, context: DistContext, device: torch.device) -> dict[str, Any] | None:
-    """Final weights on the held-out ``cfg.test_split`` (None when the config has none)."""
+def _test_metrics(
+    cfg: RunConfig, model: nn.Module, precision: Precision, context: DistContext, device: torch.device, decoded: DecodedImages | None
+) -> dict[str, Any] | None:
+    """``model`` (the final weights) on the held-out ``cfg.test_split`` (None when the config has none)."""
     if cfg.test_split is None:
         return None
-    test_set = build_eval_dataset(cfg, cfg.test_split)
-    metrics = evaluate(parts.model, val_loader(test_set, cfg, context, device), cfg.num_classes, device, precision=parts.precision)
+    test_set = build_eval_dataset(cfg, cfg.test_split, decoded)
+    metrics = evaluate(model, val_loader(test_set, cfg, context, device), cfg.num_classes, device, precision=precision)
     return {"split": cfg.test_split, **metrics}
+
+
+def _add_test_evaluation(
+    cfg: RunConfig, directory: Path, result: dict[str, Any], context: DistContext, device: torch.device, decoded: DecodedImages | None
+) -> dict[str, Any]:
+    """``result`` with the test metrics of the run's final checkpoint, written back to its store."""
+    model = build_student(cfg, pretrained=False)
+    model.load_state_dict(runstore.read_checkpoint(directory, map_location="cpu")["model"])
+    precision = select_precision(device, amp=cfg.amp, channels_last=cfg.channels_last)
+    model = model.to(device, memory_format=torch.channels_last if precision.channels_last else torch.contiguous_format)
+    result = {**result, "test": _test_metrics(cfg, model, precision, context, device, decoded)}
+    if context.is_main:
+        runstore.write_result(directory, result)
+    barrier(context)
+    return result
 
 
 def _save(path: Path, parts: _Parts, epoch: int, progress: dict[str, Any]) -> None:
@@ -365,27 +411,34 @@ def _result(
     }
 
 
-def train_teacher(config: RunConfig) -> dict[str, Any]:
+def train_teacher(config: RunConfig, decoded: DecodedImages | None = None) -> dict[str, Any]:
     """Train (or resume, or fetch the finished result of) a teacher run: cross entropy only.
 
     Returns the run's ``result.json`` content: ``final`` and ``best`` metrics, wall time, images/s,
     device, peak CUDA memory of the process that finished the run (``torch.cuda.max_memory_allocated``:
     weights, gradients, optimizer state and activations; None on the CPU), environment. Raises
-    ValueError when ``config.kind`` is not ``"teacher"``.
+    ValueError when ``config.kind`` is not ``"teacher"``. ``decoded`` as in :func:`fit`.
     """
     if config.kind != "teacher":
         raise ValueError(f"train_teacher needs a config with kind='teacher', got kind={config.kind!r}")
-    return fit(config)
+    return fit(config, decoded=decoded)
 
 
-def distill(config: RunConfig, teacher_cache: TeacherOutputCache | None = None) -> dict[str, Any]:
+def distill(
+    config: RunConfig,
+    teacher_cache: TeacherOutputCache | None = None,
+    decoded: DecodedImages | None = None,
+    *,
+    evaluate_test: bool = True,
+) -> dict[str, Any]:
     """Train (or resume, or fetch the finished result of) a student run with ``config.method``.
 
     The teacher is ``config.teacher_checkpoint`` or, when that is ``None``, the finished run of
     :func:`~aicsd.engine.profiles.teacher_config` (FileNotFoundError naming it when absent).
     ``teacher_cache`` (CPU only) reads the frozen teacher's taps of batches another run of this
-    process has seen instead of recomputing them: the same numbers, less time.
+    process has seen instead of recomputing them: the same numbers, less time; ``decoded`` likewise
+    keeps the decoded images, and ``evaluate_test=False`` skips the held-out split (:func:`fit`).
     """
     if config.kind != "student":
         raise ValueError(f"distill needs a config with kind='student', got kind={config.kind!r}")
-    return fit(config, teacher_cache)
+    return fit(config, teacher_cache, decoded, evaluate_test=evaluate_test)

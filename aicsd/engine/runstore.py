@@ -222,6 +222,12 @@ def read_result(run: Run) -> dict[str, Any] | None:
     return read_store_file(path, _parse_result)
 
 
+def lacks_test_metrics(cfg: RunConfig, result: dict[str, Any]) -> bool:
+    """Whether a finished run has a held-out ``test_split`` it has not been evaluated on yet
+    (trained with ``evaluate_test=False``; :func:`aicsd.engine.fit.fit` adds it on request)."""
+    return cfg.test_split is not None and "test" not in result
+
+
 def _parse_checkpoint(path: Path, map_location: torch.device | str | None = "cpu") -> dict[str, Any]:
     state = load_checkpoint(path, map_location=map_location)
     missing = [key for key in ("model", "epoch") if key not in state]

@@ -25,7 +25,9 @@ import torch
 from aicsd.data import generate_if_absent
 from aicsd.engine import PROFILES, RunConfig, distill, load_profile, read_result, run_dir, run_id, seeds_of, teacher_config, train_teacher
 from aicsd.engine.identity import teacher_run_id
+from aicsd.engine.runstore import lacks_test_metrics
 from aicsd.engine.teacher_cache import TeacherOutputCache
+from aicsd.data.decoded import DecodedImages
 from aicsd.losses import METHODS, resolve
 from aicsd.results import run_row
 
@@ -143,8 +145,8 @@ def tuned_weights(
     if not sweep:
         return {}
     if train:
-        run_all(sweep)
-    return chosen_weights(collect(sweep))
+        run_all(sweep, test=False)
+    return chosen_weights(collect(sweep, test=False))
 
 
 def swept_term(method: str) -> str:
@@ -268,11 +270,12 @@ def report_split(config: RunConfig) -> str:
     return config.test_split or config.val_split
 
 
-def _train_stream(configs: Sequence[RunConfig]) -> list[str]:
-    """Train student runs one after another, sharing one :class:`TeacherOutputCache`."""
-    cache = TeacherOutputCache()
+def _train_stream(configs: Sequence[RunConfig], test: bool = True) -> list[str]:
+    """Train student runs one after another, sharing one :class:`TeacherOutputCache` and one
+    :class:`~aicsd.data.decoded.DecodedImages`; ``test`` evaluates their held-out split too."""
+    cache, decoded = TeacherOutputCache(), DecodedImages()
     for config in configs:
-        distill(config, teacher_cache=cache)
+        distill(config, teacher_cache=cache, decoded=decoded, evaluate_test=test)
     return [run_id(config) for config in configs]
 
 
@@ -341,7 +344,7 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
     )
 
 
-def run_all(runs: Sequence[LabelledRun | RunConfig], *, workers: int | None = None) -> list[str]:
+def run_all(runs: Sequence[LabelledRun | RunConfig], *, workers: int | None = None, test: bool = True) -> list[str]:
     """Train every run of ``runs`` (labelled or plain configs) not yet finished; returns the run ids.
 
     Teachers (of the runs and of their students) are trained first, one at a time; the students
@@ -350,6 +353,11 @@ def run_all(runs: Sequence[LabelledRun | RunConfig], *, workers: int | None = No
     runs share the frozen teacher's outputs (:class:`~aicsd.engine.teacher_cache.TeacherOutputCache`). Finished runs are read back, unfinished ones resume from their
     last checkpoint; a run another process is training (a second ``make reproduce``) is waited
     for and then read back (:func:`aicsd.engine.runstore.run_lock`), so each run trains once.
+
+    ``test=False`` leaves the students' held-out test split unevaluated, for runs whose only use is
+    a choice on ``val`` (:func:`weight_sweep`); with ``test=True`` a finished run without its test
+    metrics gets them (from its final checkpoint), so a swept run the main table reuses reports
+    ``test`` like the others.
     """
     configs = list(dict.fromkeys(r.config if isinstance(r, LabelledRun) else r for r in runs))
     teachers = [c for c in configs if c.kind == "teacher"]
@@ -357,29 +365,41 @@ def run_all(runs: Sequence[LabelledRun | RunConfig], *, workers: int | None = No
     named = {teacher_run_id(c) for c in configs if c.uses_teacher and c.teacher_checkpoint is None}
     teachers += [teacher for teacher in derived if run_id(teacher) in named]
     for teacher in dict.fromkeys(teachers):
-        train_teacher(teacher)
-    students = [c for c in configs if c.kind == "student" and read_result(run_dir(c)) is None]
+        train_teacher(teacher, decoded=DecodedImages())
+    students = [c for c in configs if c.kind == "student" and _needs_work(c, test)]
     workers = default_workers(students) if workers is None else workers
     if workers > 1 and len(students) > 1:
         streams = teacher_streams((replace(c, threads=1) for c in students), workers)
         with worker_pool(workers) as pool:
-            list(pool.map(_train_stream, streams))
+            list(pool.map(_train_stream, streams, [test] * len(streams)))
     else:
         for stream in teacher_streams(students):
-            _train_stream(stream)
+            _train_stream(stream, test)
     return [run_id(c) for c in configs]
 
 
-def collect(runs: Sequence[LabelledRun]) -> pd.DataFrame:
+def _needs_work(config: RunConfig, test: bool) -> bool:
+    """Whether ``config``'s run has not finished, or (with ``test``) lacks its test metrics."""
+    result = read_result(run_dir(config))
+    return result is None or (test and lacks_test_metrics(config, result))
+
+
+def collect(runs: Sequence[LabelledRun], *, test: bool = True) -> pd.DataFrame:
     """One :func:`aicsd.results.run_row` per run, with its ``group`` and ``label`` in front.
 
     The metrics are the reported ones (final weights on the held-out ``test`` split when the run has
     one, else val; the ``split`` column says which), the same numbers ``python -m aicsd runs``
-    prints. Raises FileNotFoundError naming the first run that has not finished (call :func:`run_all`).
+    prints. ``test=False`` reports val for every run (the weight sweep, trained by
+    ``run_all(..., test=False)``). Raises FileNotFoundError naming the first run that has not
+    finished, or (with ``test``) has not been evaluated on its test split (call :func:`run_all`).
     """
     rows = []
     for run in runs:
-        if read_result(run_dir(run.config)) is None:
-            raise FileNotFoundError(f"run {run_id(run.config)} ({run.group}: {run.label}) has not finished; call run_all")
-        rows.append({"group": run.group, "label": run.label, **run_row(run_dir(run.config))})
+        result = read_result(run_dir(run.config))
+        name = f"run {run_id(run.config)} ({run.group}: {run.label})"
+        if result is None:
+            raise FileNotFoundError(f"{name} has not finished; call run_all")
+        if test and lacks_test_metrics(run.config, result):
+            raise FileNotFoundError(f"{name} was trained without its test evaluation (a weight-sweep run); call run_all, which adds it")
+        rows.append({"group": run.group, "label": run.label, **run_row(run_dir(run.config), test=test)})
     return pd.DataFrame(rows)

@@ -327,10 +327,13 @@ def paper_runs(folder: Path = BENCHMARK_RESULTS) -> tuple[pd.DataFrame, dict[str
 def sweep_beside_plain(results: pd.DataFrame, sweep: pd.DataFrame, backbone: str, methods: list[str]) -> pd.DataFrame:
     """The sweep runs (collected :func:`aicsd.study.experiments.weight_sweep`) of ``methods`` on
     ``backbone``, after the plain runs of ``results`` (a collected main table) of that backbone and
-    the sweep's seeds (label ``"none"``): the rows :func:`collapse_view` compares."""
+    the sweep's seeds (label ``"none"``): the rows :func:`collapse_view` compares. The sweep is read
+    on ``val`` (``collect(..., test=False)``), so the plain runs are too: their reported columns
+    (``split``, ``miou``, ``per_class_iou``) become their final val ones."""
     swept = sweep[(sweep["backbone"] == backbone) & sweep["method"].isin(methods)]
     plain = results[(results["backbone"] == backbone) & (results["method"] == "none") & results["seed"].isin(swept["seed"].unique())]
-    return pd.concat([plain.assign(label="none"), swept], ignore_index=True)
+    on_val = plain.assign(label="none", split=plain["val_split"], miou=plain["val_miou"], per_class_iou=plain["val_per_class_iou"])
+    return pd.concat([on_val, swept], ignore_index=True)
 
 
 def collapse_view(probed: pd.DataFrame) -> pd.DataFrame:

@@ -201,13 +201,19 @@ def test_teacher_cache_benchmark_pairs_each_methods_phases(tmp_path):
     assert record["date"].startswith("2026-11-26")
 
 
-def test_sweep_beside_plain_takes_the_plain_runs_of_the_sweeps_seeds_first():
+def test_sweep_beside_plain_takes_the_plain_runs_of_the_sweeps_seeds_first_read_on_val():
     results = pd.DataFrame(
         {
             "backbone": ["mobilenet_v2", "mobilenet_v2", "mobilenet_v2", "resnet18", "mobilenet_v2"],
             "method": ["none", "none", "none", "none", "sp"],
             "seed": [0, 1, 2, 0, 0],
             "label": ["none", "none", "none", "none", "sp"],
+            "split": ["test"] * 5,
+            "miou": [0.5, 0.6, 0.7, 0.8, 0.9],
+            "per_class_iou": [[0.5]] * 5,
+            "val_split": ["val"] * 5,
+            "val_miou": [0.1, 0.2, 0.3, 0.4, 0.5],
+            "val_per_class_iou": [[0.1]] * 5,
         }
     )
     sweep = pd.DataFrame(
@@ -221,3 +227,6 @@ def test_sweep_beside_plain_takes_the_plain_runs_of_the_sweeps_seeds_first():
     probed = tables.sweep_beside_plain(results, sweep, "mobilenet_v2", ["sp"])
     assert list(zip(probed["label"], probed["seed"])) == [("none", 0), ("none", 1), ("sp x1", 0), ("sp x1", 1)]
     assert set(probed["backbone"]) == {"mobilenet_v2"}
+    plain = probed[probed["label"] == "none"]
+    assert list(plain["split"]) == ["val", "val"] and list(plain["miou"]) == [0.1, 0.2]
+    assert list(plain["per_class_iou"]) == [[0.1], [0.1]]
