@@ -33,6 +33,7 @@ import argparse
 import copy
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -75,11 +76,12 @@ def interleaved(options: dict[str, Callable[[], None]], rounds: int, steps: int)
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def decode_options(batch: int, crop: int, scale_range: tuple[float, float], eval_size: int) -> dict[str, Callable[[], None]]:
-    """Loading one training batch from the files vs from images decoded once into memory."""
-    generate_if_absent(DATA_ROOT / "synthetic")
+def decode_options(root: Path, batch: int, crop: int, scale_range: tuple[float, float], eval_size: int) -> dict[str, Callable[[], None]]:
+    """Loading one training batch of the generated dataset at ``root`` from the files vs from images
+    decoded once into memory."""
+    generate_if_absent(root)
     transforms = train_transforms(crop, scale_range=scale_range, base_size=eval_size)
-    dataset = build_dataset("synthetic", DATA_ROOT / "synthetic", "train", transforms=transforms)
+    dataset = build_dataset("synthetic", root, "train", transforms=transforms)
     decoded = [dataset.load(index) for index in range(len(dataset))]
     order = torch.Generator().manual_seed(0)
 
@@ -117,8 +119,9 @@ def eager_step(model: nn.Module, lr: float) -> Callable[[Tensor, Tensor], None]:
     return step
 
 
-def vmapped_step(models: list[nn.Module], lr: float) -> Callable[[Tensor, Tensor], None]:
-    """One step of all ``models`` as one batched model: weights stacked on a leading (K,) axis."""
+def vmapped_step(models: list[nn.Module], lr: float) -> tuple[Callable[[Tensor, Tensor], None], dict[str, Tensor]]:
+    """One step of all ``models`` as one batched model, and the weights it updates: each parameter
+    stacked on a leading (K,) axis (K = ``len(models)``)."""
     for model in models:
         replace_all_batch_norm_modules_(model)
     params, buffers = stack_module_state(models)
@@ -139,7 +142,7 @@ def vmapped_step(models: list[nn.Module], lr: float) -> Callable[[Tensor, Tensor
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
 
-    return step
+    return step, params
 
 
 def step_options(backbone: str, seeds: int, batch: int, crop: int, classes: int, width: float, lr: float) -> tuple[dict[str, Callable[[], None]], float]:
@@ -156,7 +159,7 @@ def step_options(backbone: str, seeds: int, batch: int, crop: int, classes: int,
     started = time.perf_counter()
     compiled(images, target)
     compile_s = time.perf_counter() - started
-    together = vmapped_step([student(seed) for seed in range(seeds)], lr)
+    together, _ = vmapped_step([student(seed) for seed in range(seeds)], lr)
 
     def one_eager_per_seed() -> None:
         for step in eager:
@@ -174,18 +177,19 @@ def step_options(backbone: str, seeds: int, batch: int, crop: int, classes: int,
     return options, compile_s
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds per option (median taken)")
     parser.add_argument("--steps", type=int, default=10, help="steps (or batches) per round")
     parser.add_argument("--seeds", type=int, default=5, help="students stepped together by vmap")
+    parser.add_argument("--data-root", type=Path, default=DATA_ROOT / "synthetic", help="the generated dataset (made if absent)")
     parser.add_argument("--output", type=Path, default=Path(__file__).resolve().parent / "results")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.set_num_threads(1)
     cfg = load_profile("cpu", kind="student", dataset="synthetic")
     shape = {"batch": cfg.batch_size, "crop": cfg.crop_size, "classes": cfg.num_classes, "width": cfg.width_multiplier}
 
-    decode = interleaved(decode_options(cfg.batch_size, cfg.crop_size, cfg.scale_range, cfg.eval_size), args.rounds, args.steps)
+    decode = interleaved(decode_options(args.data_root, cfg.batch_size, cfg.crop_size, cfg.scale_range, cfg.eval_size), args.rounds, args.steps)
     rows: list[dict[str, Any]] = [
         {"option": "decode", "student": None, "baseline_s": decode["files"], "option_s": decode["memory"], "ratio": decode["memory"] / decode["files"]}
     ]
@@ -206,7 +210,7 @@ def main() -> None:
     record = {
         "benchmark": "bench_cpu_options",
         "device_type": "cpu",
-        "machine": platform.machine(),
+        "device": platform.machine(),
         "processor": platform.processor(),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
@@ -218,7 +222,8 @@ def main() -> None:
     target = args.output / "bench_cpu_options-cpu.json"
     atomic_write_json(target, record)
     print(f"wrote {target}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

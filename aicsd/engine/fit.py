@@ -30,6 +30,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset
 
+from aicsd.data.decoded import DecodedImages
 from aicsd.engine import runstore
 from aicsd.engine.checkpoint import load_checkpoint, restore_rng_state, save_checkpoint
 from aicsd.engine.config import RunConfig
@@ -46,7 +47,6 @@ from aicsd.engine.loops import FeatureTaps, NonFiniteLossError, Precision, evalu
 from aicsd.engine.networks import build_student
 from aicsd.engine.setup import load_teacher, make_optimizer, poly_factor
 from aicsd.engine.teacher_cache import TeacherOutputCache
-from aicsd.data.decoded import DecodedImages
 from aicsd.errors import ConfigError, TrainingDiverged
 from aicsd.losses import Distiller, build_distiller
 

@@ -18,8 +18,8 @@ ALW form of adaptive methods, and field values for every run, per dataset, and p
   teacher and students share one recipe): the sizing chapter shows that at a shared schedule of
   1,000-2,000 steps the ResNet-18 student matches or beats every from-scratch ResNet-101 teacher,
   and that converged students do not fit the hour. Five seeds for the main table and the
-  components ablation, three for the other ablations, two for the weight sweep (x0.25, x1, x4, x16
-  of each default).
+  components ablation, three for the other ablations, two for the weight sweep (x1/16, x1/4, x1, x4
+  and x16 of each default, on each student).
   On the real datasets it keeps the recipe and scales the images so that thin classes (poles,
   signs, pedestrians) stay a few pixels wide: CamVid (360 x 480) is evaluated at shorter side 192
   (192 x 256) and trained on 160-pixel crops with the shorter side drawn from 0.75-1.5 x 192

@@ -407,3 +407,32 @@ def teacher_cache_benchmark(folder: Path = BENCHMARK_RESULTS) -> tuple[pd.DataFr
         }
     )
     return table.assign(**{"recompute / shared": table["recompute s"] / table["shared s"]}), record
+
+
+CPU_OPTION_LABELS = {
+    "decode": "images decoded once into memory (per batch of 8)",
+    "compile": "torch.compile of the student (per step)",
+    "vmap": "seeds stepped together by vmap (per seed-step)",
+}
+
+
+def cpu_options_benchmark(folder: Path = BENCHMARK_RESULTS) -> tuple[pd.DataFrame, dict | None]:
+    """The ``bench_cpu_options`` record (its newest, if several): one row per option and student with
+    the loop's milliseconds as it is, the option's, and their ratio (below 1: the option is faster);
+    and the record itself (None, with an empty table, when none is recorded)."""
+    columns = ["option", "student", "as is (ms)", "option (ms)", "option / as is"]
+    records = benchmark_records("bench_cpu_options", folder)
+    if not records:
+        return pd.DataFrame(columns=columns), None
+    record = max(records, key=lambda r: r["date"])
+    rows = [
+        {
+            "option": CPU_OPTION_LABELS[row["option"]],
+            "student": row["student"] or "-",
+            "as is (ms)": 1e3 * row["baseline_s"],
+            "option (ms)": 1e3 * row["option_s"],
+            "option / as is": row["ratio"],
+        }
+        for row in record["rows"]
+    ]
+    return pd.DataFrame(rows, columns=columns), record

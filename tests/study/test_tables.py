@@ -201,6 +201,21 @@ def test_teacher_cache_benchmark_pairs_each_methods_phases(tmp_path):
     assert record["date"].startswith("2026-11-26")
 
 
+def test_cpu_options_benchmark_reads_the_newest_record_in_milliseconds(tmp_path):
+    table, record = tables.cpu_options_benchmark(tmp_path)
+    assert table.empty and record is None and "option / as is" in table.columns
+    rows = [
+        {"option": "decode", "student": None, "baseline_s": 0.010, "option_s": 0.005, "ratio": 0.5},
+        {"option": "vmap", "student": "resnet18", "baseline_s": 0.050, "option_s": 0.055, "ratio": 1.1, "seeds": 5},
+    ]
+    (tmp_path / "bench_cpu_options-cpu.json").write_text(json.dumps({"date": "2026-11-26T00:00:00", "rows": rows}))
+    (tmp_path / "bench_cpu_options-old.json").write_text(json.dumps({"date": "2026-01-01T00:00:00", "rows": rows[:1]}))
+    table, record = tables.cpu_options_benchmark(tmp_path)
+    assert list(table["student"]) == ["-", "resnet18"]
+    assert list(table["as is (ms)"]) == pytest.approx([10.0, 50.0]) and list(table["option (ms)"]) == pytest.approx([5.0, 55.0])
+    assert list(table["option / as is"]) == pytest.approx([0.5, 1.1]) and record["date"].startswith("2026-11-26")
+
+
 def test_sweep_beside_plain_takes_the_plain_runs_of_the_sweeps_seeds_first_read_on_val():
     results = pd.DataFrame(
         {
