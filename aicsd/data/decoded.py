@@ -14,14 +14,14 @@ process; a run given none reads its files as before.
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from pathlib import Path
 
 import torch
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
-from aicsd.data.files import SegmentationFiles, Transforms
+from aicsd.data.files import SegmentationFiles
+from aicsd.lru import BoundedLRU
 
 __all__ = ["DEFAULT_DECODED_BYTES", "DecodedImages", "with_decoded"]
 
@@ -37,56 +37,30 @@ def _file_stamp(path: Path) -> str:
     return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
 
 
-class DecodedImages:
+class DecodedImages(BoundedLRU[_Item]):
     """Decoded items by (files, label map), least recently used first out, in at most ``max_bytes``.
 
     An entry holds the image as uint8 (3, H, W) and the mask as uint8 (H, W) (train ids and 255);
     the key includes both files' size and modification time, so a rewritten file is decoded anew.
-    ``hits`` and ``misses`` count the lookups.
+    ``hits`` and ``misses`` count the lookups, ``bytes`` the tensors held.
     """
 
     def __init__(self, max_bytes: int = DEFAULT_DECODED_BYTES) -> None:
-        if max_bytes < 0:
-            raise ValueError(f"max_bytes must be >= 0, got {max_bytes}")
-        self.max_bytes = max_bytes
-        self.hits = 0
-        self.misses = 0
-        self._entries: OrderedDict[str, _Item] = OrderedDict()
-        self._bytes = 0
-
-    @property
-    def bytes(self) -> int:
-        """Bytes of the tensors held now."""
-        return self._bytes
-
-    def __len__(self) -> int:
-        return len(self._entries)
+        super().__init__(max_bytes)
 
     def load(self, dataset: SegmentationFiles, index: int) -> tuple[tv_tensors.Image, tv_tensors.Mask]:
         """``dataset.load(index)`` (Image uint8 (3, H, W), Mask int64 (H, W)), decoded at most once."""
         image_path, mask_path = dataset.samples[index]
         digest = hashlib.sha256(dataset.label_map.tobytes()).hexdigest()
         key = f"{_file_stamp(image_path)}|{_file_stamp(mask_path)}|{digest}"
-        stored = self._entries.get(key)
+        stored = self.get(key)
         if stored is not None:
-            self._entries.move_to_end(key)
-            self.hits += 1
             image, mask = stored
             return tv_tensors.Image(image.clone()), tv_tensors.Mask(mask.long())
-        self.misses += 1
         image, mask = dataset.load(index)
-        self._store(key, (image.as_subclass(torch.Tensor).clone(), mask.as_subclass(torch.Tensor).to(torch.uint8)))
+        item = (image.as_subclass(torch.Tensor).clone(), mask.as_subclass(torch.Tensor).to(torch.uint8))
+        self.put(key, item, sum(t.element_size() * t.nelement() for t in item))
         return image, mask
-
-    def _store(self, key: str, item: _Item) -> None:
-        size = sum(t.element_size() * t.nelement() for t in item)
-        if size > self.max_bytes:
-            return
-        while self._bytes + size > self.max_bytes:
-            _, (image, mask) = self._entries.popitem(last=False)
-            self._bytes -= image.nelement() * image.element_size() + mask.nelement() * mask.element_size()
-        self._entries[key] = item
-        self._bytes += size
 
 
 class DecodedFiles(Dataset):
@@ -95,10 +69,6 @@ class DecodedFiles(Dataset):
     def __init__(self, files: SegmentationFiles, decoded: DecodedImages) -> None:
         self.files = files
         self.decoded = decoded
-
-    @property
-    def transforms(self) -> Transforms | None:
-        return self.files.transforms
 
     def __len__(self) -> int:
         return len(self.files)

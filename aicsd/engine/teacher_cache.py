@@ -16,10 +16,11 @@ student and seed, trained one after another in one process.
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from collections.abc import Callable
 
 from torch import Tensor
+
+from aicsd.lru import BoundedLRU
 
 __all__ = ["DEFAULT_CACHE_BYTES", "TeacherOutputCache"]
 
@@ -28,31 +29,17 @@ DEFAULT_CACHE_BYTES = 2 * 2**30
 take about 1.1 GiB."""
 
 
-class TeacherOutputCache:
+class TeacherOutputCache(BoundedLRU[dict[str, Tensor]]):
     """Teacher taps by (teacher, batch content), least recently used first out, in at most ``max_bytes``.
 
     :meth:`taps` returns the stored dict of a batch seen before, else computes, stores and returns
     it. The tensors are shared by every run that reads them: losses must not modify them in place
-    (none of :mod:`aicsd.losses` does). ``hits`` and ``misses`` count the lookups.
+    (none of :mod:`aicsd.losses` does). ``hits`` and ``misses`` count the lookups, ``bytes`` the
+    tensors held.
     """
 
     def __init__(self, max_bytes: int = DEFAULT_CACHE_BYTES) -> None:
-        if max_bytes < 0:
-            raise ValueError(f"max_bytes must be >= 0, got {max_bytes}")
-        self.max_bytes = max_bytes
-        self.hits = 0
-        self.misses = 0
-        self._entries: OrderedDict[str, dict[str, Tensor]] = OrderedDict()
-        self._sizes: dict[str, int] = {}
-        self._bytes = 0
-
-    @property
-    def bytes(self) -> int:
-        """Bytes of the tensors held now."""
-        return self._bytes
-
-    def __len__(self) -> int:
-        return len(self._entries)
+        super().__init__(max_bytes)
 
     @staticmethod
     def key(teacher: str, images: Tensor) -> str:
@@ -67,19 +54,9 @@ class TeacherOutputCache:
     def taps(self, teacher: str, images: Tensor, compute: Callable[[], dict[str, Tensor]]) -> dict[str, Tensor]:
         """The teacher's taps for ``images`` (B, 3, H, W): stored ones, or ``compute()``'s (then stored)."""
         key = self.key(teacher, images)
-        stored = self._entries.get(key)
+        stored = self.get(key)
         if stored is not None:
-            self._entries.move_to_end(key)
-            self.hits += 1
             return stored
-        self.misses += 1
         taps = compute()
-        size = sum(t.element_size() * t.nelement() for t in taps.values())
-        if size <= self.max_bytes:
-            while self._bytes + size > self.max_bytes:
-                oldest, _ = self._entries.popitem(last=False)
-                self._bytes -= self._sizes.pop(oldest)
-            self._entries[key] = taps
-            self._sizes[key] = size
-            self._bytes += size
+        self.put(key, taps, sum(t.element_size() * t.nelement() for t in taps.values()))
         return taps
