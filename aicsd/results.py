@@ -83,7 +83,7 @@ def run_row(run: runstore.Run, *, test: bool = True) -> dict[str, Any]:
     row["alw"] = cfg.distillation.alw
     row.update({f"{term.name}_weight": term.weight for term in cfg.distillation.terms})
     test = result.get("test") if test else None
-    reported = test if test is not None else result["final"]
+    reported = reported_metrics({**result, "test": test})
     row["split"] = test["split"] if test is not None else cfg.val_split
     row.update(_metrics("", reported))
     row.update(_metrics("val_", result["final"]))

@@ -45,6 +45,7 @@ def build_datasets(cfg: RunConfig, context: DistContext, decoded: DecodedImages 
     through ``decoded`` (:func:`decoded_images_of`).
     """
     decoded = decoded_images_of(cfg, decoded)
+
     def build() -> tuple[Dataset, Dataset]:
         # Scale relative to the shorter side each image has at evaluation (its own one in "full").
         base_size = cfg.eval_size if cfg.eval_mode == "released" else None
