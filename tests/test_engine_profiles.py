@@ -9,6 +9,8 @@ from aicsd.models import build_segmenter
 from aicsd.engine.config import RunConfig
 from aicsd.engine.identity import config_hash, run_id
 from aicsd.engine.profiles import PROFILES, Profile, load_profile, seeds_of, teacher_config
+from aicsd.engine.setup import teacher_run_id
+from aicsd.errors import ConfigError
 from aicsd.losses import resolve
 
 
@@ -119,7 +121,9 @@ def test_a_student_records_the_teacher_run_it_reads():
 
 def test_the_teacher_run_is_hashed_by_its_id_not_its_folder():
     student = load_profile("smoke", method="kd")
-    assert config_hash(dataclasses.replace(student, teacher_run=None)) == config_hash(student)
+    assert teacher_run_id(dataclasses.replace(student, teacher_run=None)) == student.teacher_run
+    with pytest.raises(ConfigError, match="names no teacher"):  # identity never builds a teacher config itself
+        config_hash(dataclasses.replace(student, teacher_run=None))
     assert config_hash(dataclasses.replace(student, teacher_run=f"/elsewhere/{student.teacher_run}")) == config_hash(student)
     assert config_hash(dataclasses.replace(student, teacher_run="teacher-none-resnet18-000000000000")) != config_hash(student)
 

@@ -10,7 +10,7 @@ the same path gets new ones.
   bytes. That is a ``stat`` per file, no image is read: Cityscapes' 3,475 pairs take milliseconds.
 
 Fingerprints are cached per process and recomputed when a split's defining files change
-(:func:`split_sources`: their inode, size and modification time).
+(:func:`aicsd.data.splits.split_sources`: their inode, size and modification time).
 """
 
 from __future__ import annotations
@@ -22,38 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from aicsd.data.registry import build_dataset
+from aicsd.data.splits import require_nonempty, split_sources
 from aicsd.data.synthetic import synthetic_description
-from aicsd.errors import DataError
 
-__all__ = ["DataFingerprint", "dataset_fingerprint", "require_nonempty", "split_sources"]
-
-
-def split_sources(name: str, root: str | Path, split: str) -> tuple[Path, ...]:
-    """The files or folders that list the images of ``split`` of dataset ``name`` under ``root``."""
-    root = Path(root)
-    lists = root / "VOCdevkit" / "VOC2012" / "ImageSets" / "Segmentation"
-    if name == "synthetic":
-        return (lists / f"{split}.txt",)
-    if name == "voc":
-        if split == "train_aug":
-            return (lists / "train.txt", lists / "val.txt", root / "SBD" / "train.txt", root / "SBD" / "val.txt")
-        return (lists / f"{split}.txt",)
-    if name == "cityscapes":
-        return (root / "leftImg8bit" / split, root / "gtFine" / split)
-    if name == "camvid":
-        return (root / f"{split}.txt",)
-    return (root,)
-
-
-def require_nonempty(dataset: Any, name: str, root: str | Path, split: str) -> None:
-    """Raise DataError naming the split's list when ``dataset`` has no items."""
-    if len(dataset) > 0:
-        return
-    sources = " and ".join(str(path) for path in split_sources(name, root, split))
-    raise DataError(
-        f"{name}: split {split!r} under {root} has no images ({sources} lists none); "
-        "fill it, or choose another split (train_split / val_split / test_split)"
-    )
+__all__ = ["DataFingerprint", "dataset_fingerprint"]
 
 
 @dataclass(frozen=True)
@@ -92,8 +65,6 @@ def _synthetic(root: Path, splits: tuple[str, ...]) -> tuple[Any, dict[str, int]
 
 
 def _files(name: str, root: Path, splits: tuple[str, ...]) -> tuple[Any, dict[str, int]]:
-    from aicsd.data.registry import build_dataset  # a cycle: the registry checks splits through this module
-
     description: dict[str, list[Any]] = {}
     for split in splits:
         samples = build_dataset(name, root, split).samples

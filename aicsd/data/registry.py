@@ -11,8 +11,8 @@ from torch.utils.data import Dataset
 from aicsd.data.camvid import CAMVID_INFO, CAMVID_SPLITS, build_camvid
 from aicsd.data.cityscapes import CITYSCAPES_INFO, CITYSCAPES_SPLITS, build_cityscapes
 from aicsd.data.files import SegmentationFiles, Transforms
-from aicsd.data.identity import require_nonempty
 from aicsd.data.info import DatasetInfo
+from aicsd.data.splits import require_nonempty
 from aicsd.data.synthetic import SYNTHETIC_SPLITS, build_synthetic
 from aicsd.data.synthetic_classes import SYNTHETIC_INFO
 from aicsd.data.voc import VOC_INFO, VOC_SPLITS, build_voc

@@ -4,8 +4,8 @@ Execution-only fields (where data and runs lie, device, threads, workers, progre
 ``torch.compile``) and the profile's name are left out: the same recipe from two profiles is the
 same run. A teacher's hash leaves out the distillation (it trains with cross entropy only); a run
 without a teacher leaves out the teacher fields. A student distilling from a teacher run
-(``teacher_checkpoint`` None) hashes that run's id (``teacher_run``'s folder name, or the derived
-teacher's when ``teacher_run`` is None), not where the run lies. The resolved method, with
+(``teacher_checkpoint`` None) hashes that run's id (``teacher_run``'s folder name, which
+:func:`aicsd.engine.profiles.load_profile` fills in with the profile's teacher), not where the run lies. The resolved method, with
 every weight, temperature and ALW form, is part of the hash: changing a default weight changes
 the ids of exactly the runs that use it.
 
@@ -23,9 +23,9 @@ from pathlib import Path
 
 from aicsd.data.identity import DataFingerprint, dataset_fingerprint
 from aicsd.engine.config import RunConfig
-from aicsd.engine.profiles import teacher_config
+from aicsd.errors import ConfigError
 
-__all__ = ["EXECUTION_FIELDS", "config_hash", "run_data", "run_id", "teacher_run_id"]
+__all__ = ["EXECUTION_FIELDS", "config_hash", "run_data", "run_id"]
 
 EXECUTION_FIELDS = frozenset({"profile", "quiet", "num_workers", "threads", "output_dir", "data_root", "device", "compile"})
 """Fields that do not change a run's numbers."""
@@ -41,9 +41,14 @@ def config_hash(cfg: RunConfig) -> str:
         dropped |= _TEACHER_FIELDS
     payload = {name: value for name, value in dataclasses.asdict(cfg).items() if name not in dropped}
     payload.pop("teacher_run", None)
+    payload["data"] = run_data(cfg).digest  # first: missing data is reported as such
     if cfg.uses_teacher and cfg.teacher_checkpoint is None:
-        payload["teacher_run"] = teacher_run_id(cfg)
-    payload["data"] = run_data(cfg).digest
+        if cfg.teacher_run is None:
+            raise ConfigError(
+                f"the {cfg.method} student on {cfg.backbone} names no teacher: set teacher_run (a teacher run's id "
+                "or folder) or teacher_checkpoint, or build the config with load_profile, which names the profile's teacher"
+            )
+        payload["teacher_run"] = Path(cfg.teacher_run).name
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -53,12 +58,6 @@ def run_data(cfg: RunConfig) -> DataFingerprint:
     (:func:`aicsd.data.identity.dataset_fingerprint`). Raises what reading the dataset raises."""
     splits = tuple(split for split in (cfg.train_split, cfg.val_split, cfg.test_split) if split is not None)
     return dataset_fingerprint(cfg.dataset, cfg.data_root, splits)
-
-
-def teacher_run_id(cfg: RunConfig) -> str:
-    """The run id of the teacher a student ``cfg`` reads (``teacher_checkpoint`` None): the folder
-    name of ``teacher_run``, or of the profile's teacher (:func:`teacher_config`) when that is None."""
-    return run_id(teacher_config(cfg)) if cfg.teacher_run is None else Path(cfg.teacher_run).name
 
 
 def run_id(cfg: RunConfig) -> str:

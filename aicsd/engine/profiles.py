@@ -54,6 +54,7 @@ from typing import Any
 
 from aicsd.data import DATASETS, labelled_test_split
 from aicsd.engine.config import RunConfig
+from aicsd.engine.identity import run_id
 from aicsd.losses import MethodConfig, override_names, resolve
 from aicsd.paths import DATA_ROOT
 
@@ -214,12 +215,10 @@ def load_profile(name: str = "cpu", **overrides: Any) -> RunConfig:
         values["distillation"] = resolve(method, alw_form=profile.alw_form, **settings)
     cfg = RunConfig(profile=name, **values)
     if cfg.uses_teacher and cfg.teacher_checkpoint is None and cfg.teacher_run is None:
-        from aicsd.engine.identity import run_id  # identity hashes configs built here
-
         try:
             cfg = dataclasses.replace(cfg, teacher_run=run_id(teacher_config(cfg)))
         except FileNotFoundError:
-            pass  # no data yet to fingerprint: the same teacher is derived when the run starts
+            pass  # no data to fingerprint: neither run can start; training reports the missing data
     return cfg
 
 

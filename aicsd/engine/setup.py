@@ -26,6 +26,7 @@ __all__ = [
     "poly_factor",
     "teacher_checkpoint_path",
     "teacher_run_dir",
+    "teacher_run_id",
     "train_teacher_command",
 ]
 
@@ -40,6 +41,13 @@ def teacher_run_dir(cfg: RunConfig) -> Path:
         return runstore.run_dir(teacher_config(cfg))
     named = Path(cfg.teacher_run)
     return named if named.is_absolute() or len(named.parts) > 1 else Path(cfg.output_dir) / named
+
+
+def teacher_run_id(cfg: RunConfig) -> str:
+    """The run id of the teacher a student ``cfg`` reads (``teacher_checkpoint`` None): the folder
+    name of ``teacher_run``, or of the profile's teacher (:func:`~aicsd.engine.profiles.teacher_config`)
+    when that is None."""
+    return run_id(teacher_config(cfg)) if cfg.teacher_run is None else Path(cfg.teacher_run).name
 
 
 def teacher_checkpoint_path(cfg: RunConfig) -> Path:

@@ -3,7 +3,7 @@
 Every loss is a small ``nn.Module`` taking a student and a teacher tensor. A method (the terms, their
 weights, temperatures and ALW) is one resolved value, :class:`MethodConfig`, from :func:`resolve`;
 :func:`build_distiller` turns it into the module that training calls. This package imports only
-torch and itself.
+torch, itself and the tap names of :mod:`aicsd.taps`.
 """
 
 from aicsd.losses.ad import AttentionLoss

@@ -13,7 +13,7 @@ from aicsd.losses.alw import alw_alpha, alw_multiplier
 from aicsd.losses.method import MethodConfig, resolve
 from aicsd.losses.precision import at_least_float32
 from aicsd.losses.registry import TERMS, TermSettings
-from aicsd.losses.taps import LOGITS
+from aicsd.taps import LOGITS
 
 __all__ = ["DistillationTerm", "Distiller", "build_distiller"]
 

@@ -1,6 +1,6 @@
 """Loss terms and distillation methods by name; a new method is one loss file and one registration.
 
-A *term* is one distillation loss read on named feature taps (:mod:`aicsd.losses.taps`) with its
+A *term* is one distillation loss read on named feature taps (:mod:`aicsd.taps`) with its
 default weight (:mod:`aicsd.losses.weights`), temperature and variants. A *method* is a set of
 terms besides cross entropy, optionally under adaptive loss weighting (:mod:`aicsd.losses.alw`).
 :func:`register_term` adds a term and, given ``method=``, the method made of that term alone;
@@ -27,7 +27,7 @@ from aicsd.losses.icsd import ICSDLoss
 from aicsd.losses.ickd import ICKDLoss
 from aicsd.losses.kd import PixelKDLoss
 from aicsd.losses.sp import SimilarityPreservingLoss
-from aicsd.losses.taps import DECODER, LOGITS, STAGES
+from aicsd.taps import DECODER, LOGITS, STAGES
 
 __all__ = [
     "METHODS",

@@ -11,7 +11,7 @@ from torchvision.models import mobilenet_v2, resnet18, resnet50, resnet101
 from torchvision.models._utils import IntermediateLayerGetter
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
-from aicsd.losses.taps import STAGES
+from aicsd.taps import STAGES
 from aicsd.models.dilation import dilate_basic_layer, dilate_mobilenet_v2
 from aicsd.models.pretrained import load_pretrained, require_pretrained_file
 from aicsd.models.resnet import STAGE_PLANES, ScaledResNet

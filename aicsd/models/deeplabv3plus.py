@@ -11,8 +11,8 @@ from torch import Tensor, nn
 from torchvision.models.segmentation.deeplabv3 import ASPPPooling
 from torchvision.ops import Conv2dNormActivation
 
-from aicsd.losses.taps import ASPP as ASPP_TAP
-from aicsd.losses.taps import DECODER, DECODER_LOGITS, FEATURE_KEYS, LOGITS
+from aicsd.taps import ASPP as ASPP_TAP
+from aicsd.taps import DECODER, DECODER_LOGITS, FEATURE_KEYS, LOGITS
 from aicsd.models.backbones import Backbone
 from aicsd.models.widths import check_width_multiplier, scale_channels
 
@@ -123,7 +123,7 @@ class DeepLabV3Plus(nn.Module):
         ``"aspp"`` (B, A, H/OS, W/OS) and ``"decoder"`` (B, D, H/4, W/4), both taken before the
         dropout that follows them, ``"decoder_logits"`` (B, num_classes, H/4, W/4), the classifier's
         output before upsampling, and ``"logits"`` (B, num_classes, H, W), the output of
-        ``forward``. Spatial sizes are rounded up. The keys are :data:`aicsd.losses.taps.FEATURE_KEYS`.
+        ``forward``. Spatial sizes are rounded up. The keys are :data:`aicsd.taps.FEATURE_KEYS`.
         """
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(f"expected images of shape (B, 3, H, W), got {tuple(x.shape)}")

@@ -21,7 +21,7 @@ from aicsd.engine.loaders import build_datasets, train_loader
 from aicsd.engine.networks import build_student
 from aicsd.engine.setup import load_teacher
 from aicsd.losses import ICSDLoss, build_distiller, ics_matrix
-from aicsd.losses.taps import STAGES
+from aicsd.taps import STAGES
 
 
 def eval_images(run: RunConfig | str | Path, split: str, indices: list[int]) -> tuple[list[Tensor], list[Tensor]]:

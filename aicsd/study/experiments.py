@@ -25,7 +25,7 @@ import torch
 from aicsd.data import generate_if_absent
 from aicsd.data.decoded import DecodedImages
 from aicsd.engine import PROFILES, RunConfig, distill, load_profile, read_result, run_dir, run_id, seeds_of, teacher_config, train_teacher
-from aicsd.engine.identity import teacher_run_id
+from aicsd.engine.setup import teacher_run_id
 from aicsd.engine.runstore import lacks_test_metrics
 from aicsd.engine.teacher_cache import TeacherOutputCache
 from aicsd.losses import METHODS, resolve

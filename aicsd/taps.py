@@ -1,4 +1,7 @@
-"""The named feature taps a distillation term reads, and which every segmenter returns.
+"""The named feature taps every segmenter returns and a distillation term reads.
+
+A neutral module of names only: :mod:`aicsd.models` exposes these keys and :mod:`aicsd.losses`
+asks for them, so neither package imports the other.
 
 ``forward_features(images)`` of a network in :mod:`aicsd.models` returns a dict with these keys:
 the four backbone stages (strides 4, 8, 16, 16 at output stride 16), the ASPP output, the decoder
