@@ -161,3 +161,10 @@ def load_checkpoint(path: str | Path, map_location: torch.device | str | None = 
     if not isinstance(state, dict):
         raise CorruptFileError(path, f"{path} is not a readable checkpoint (it holds a {type(state).__name__}, not a dict)")
     return state
+
+
+def evaluated_weights(state: dict[str, Any]) -> dict[str, Any]:
+    """The network weights a run is evaluated with, from a checkpoint of :func:`save_checkpoint`:
+    the exponential moving average of the weights when the run kept one (``ema``, see
+    :class:`aicsd.engine.ema.WeightAverage`), else the trained weights (``model``)."""
+    return state["ema"] if state.get("ema") is not None else state["model"]

@@ -71,6 +71,7 @@ class RunConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     poly_power: float = 0.9
+    ema_decay: float = 0.0  # > 0: evaluate a moving average of the weights (aicsd.engine.ema)
     head_lr_multiplier: float = 10.0
     eval_every: int = 4
     # execution
@@ -147,6 +148,8 @@ def _validate(cfg: RunConfig) -> None:
         value = getattr(cfg, name)
         if not math.isfinite(value) or value < 0:
             raise ConfigError(f"{name} must be a finite number >= 0, got {value}")
+    if not (math.isfinite(cfg.ema_decay) and 0 <= cfg.ema_decay < 1):
+        raise ConfigError(f"ema_decay must lie in [0, 1) (0: no moving average), got {cfg.ema_decay}")
     if not 0 <= cfg.momentum < 1:
         raise ConfigError(f"momentum must lie in [0, 1), got {cfg.momentum}")
     for name in ("train_limit", "val_limit"):

@@ -32,8 +32,9 @@ from torch.utils.data import Dataset
 
 from aicsd.data.decoded import DecodedImages
 from aicsd.engine import runstore
-from aicsd.engine.checkpoint import load_checkpoint, restore_rng_state, save_checkpoint
+from aicsd.engine.checkpoint import evaluated_weights, load_checkpoint, restore_rng_state, save_checkpoint
 from aicsd.engine.config import RunConfig
+from aicsd.engine.ema import WeightAverage
 from aicsd.engine.identity import config_hash, run_id
 from aicsd.engine.distributed import (
     DistContext,
@@ -152,6 +153,12 @@ class _Parts:
     val_set: Dataset
     teacher: nn.Module | None
     teacher_path: Path | None
+    average: WeightAverage | None
+
+    @property
+    def evaluated(self) -> nn.Module:
+        """The network the run is evaluated with: the weights' moving average when the run keeps one."""
+        return self.model if self.average is None else self.average.network
 
 
 def _build(cfg: RunConfig, context: DistContext, device: torch.device, decoded: DecodedImages | None) -> _Parts:
@@ -180,7 +187,8 @@ def _build(cfg: RunConfig, context: DistContext, device: torch.device, decoded: 
         )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, poly_factor(cfg.epochs * steps_per_epoch, cfg.poly_power))
     scaler = torch.amp.GradScaler(device.type) if precision.needs_grad_scaler else None
-    return _Parts(model, distiller, optimizer, scheduler, scaler, precision, steps_per_epoch, train_set, val_set, teacher, teacher_path)
+    average = WeightAverage(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    return _Parts(model, distiller, optimizer, scheduler, scaler, precision, steps_per_epoch, train_set, val_set, teacher, teacher_path, average)
 
 
 def _resume(parts: _Parts, cfg: RunConfig, directory: Path, context: DistContext, device: torch.device) -> dict[str, Any]:
@@ -211,6 +219,8 @@ def _restore(parts: _Parts, path: Path, device: torch.device) -> dict[str, Any]:
     parts.scheduler.load_state_dict(state["scheduler"])
     if parts.scaler is not None and state["scaler"] is not None:
         parts.scaler.load_state_dict(state["scaler"])
+    if parts.average is not None:
+        parts.average.load_state_dict(state["ema"], state["ema_updates"])
     if not isinstance(state.get("progress"), dict) or "epoch" not in state["progress"]:
         raise ValueError("no progress record")
     return state
@@ -302,6 +312,7 @@ def _train(
                 progress=show,
                 teacher_cache=shared,
                 teacher_key=teacher_key,
+                after_step=None if parts.average is None else lambda: parts.average.update(parts.model),
             )
         except NonFiniteLossError as error:
             last_good = f"{checkpoint_path} (after epoch {epoch - 1})" if checkpoint_path.is_file() else "none yet"
@@ -310,7 +321,7 @@ def _train(
         _sync_buffers(parts.model, context)
         val = None
         if (epoch + 1) % cfg.eval_every == 0 or epoch + 1 == cfg.epochs:
-            val = evaluate(parts.model, val_batches, cfg.num_classes, device, precision=parts.precision)
+            val = evaluate(parts.evaluated, val_batches, cfg.num_classes, device, precision=parts.precision)
             progress["last_val"] = {"epoch": epoch, **val}
             if progress["best"] is None or val["miou"] > progress["best"]["miou"]:
                 progress["best"] = {"epoch": epoch, **val}
@@ -331,7 +342,7 @@ def _train(
 
     result = _result(cfg, parts.model, progress, device, context, parts.teacher_path)
     if evaluate_test or cfg.test_split is None:
-        result["test"] = _test_metrics(cfg, parts.model, parts.precision, context, device, decoded)
+        result["test"] = _test_metrics(cfg, parts.evaluated, parts.precision, context, device, decoded)
     if context.is_main:
         runstore.write_result(directory, result)
     barrier(context)
@@ -354,7 +365,7 @@ def _add_test_evaluation(
 ) -> dict[str, Any]:
     """``result`` with the test metrics of the run's final checkpoint, written back to its store."""
     model = build_student(cfg, pretrained=False)
-    model.load_state_dict(runstore.read_checkpoint(directory, map_location="cpu")["model"])
+    model.load_state_dict(evaluated_weights(runstore.read_checkpoint(directory, map_location="cpu")))
     precision = select_precision(device, amp=cfg.amp, channels_last=cfg.channels_last)
     model = model.to(device, memory_format=torch.channels_last if precision.channels_last else torch.contiguous_format)
     result = {**result, "test": _test_metrics(cfg, model, precision, context, device, decoded)}
@@ -372,6 +383,8 @@ def _save(path: Path, parts: _Parts, epoch: int, progress: dict[str, Any]) -> No
         optimizer=parts.optimizer.state_dict(),
         scheduler=parts.scheduler.state_dict(),
         scaler=None if parts.scaler is None else parts.scaler.state_dict(),
+        ema=None if parts.average is None else parts.average.weights(),
+        ema_updates=None if parts.average is None else parts.average.updates,
         epoch=epoch,
         progress=progress,
     )

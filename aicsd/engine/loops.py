@@ -8,7 +8,7 @@ call that computes the loss.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -128,6 +128,7 @@ def train_one_epoch(
     progress: bool = False,
     teacher_cache: TeacherOutputCache | None = None,
     teacher_key: str = "",
+    after_step: Callable[[], None] | None = None,
 ) -> dict[str, float]:
     """Train ``student`` for one pass over ``loader`` with the loss of ``distiller``.
 
@@ -149,6 +150,8 @@ def train_one_epoch(
         teacher_cache: where the frozen teacher's taps of each batch are read from or stored
             (:class:`~aicsd.engine.teacher_cache.TeacherOutputCache`; ignored with
             ``teacher_train_mode``), under ``teacher_key`` (the teacher's identity and precision).
+        after_step: called after every optimiser step (the weights' moving average,
+            :class:`aicsd.engine.ema.WeightAverage`).
 
     Returns:
         The mean of every loss term over the epoch's batches (averaged over processes under
@@ -200,6 +203,8 @@ def train_one_epoch(
             loss.backward()
             optimizer.step()
         scheduler.step()
+        if after_step is not None:
+            after_step()
         if teacher is not None and teacher_train_mode:
             teacher.zero_grad(set_to_none=True)
         for name, value in terms.items():

@@ -41,7 +41,7 @@ from PIL import Image
 from torch import nn
 from torch.utils.data import DataLoader
 
-from aicsd.engine.checkpoint import atomic_write_bytes, atomic_write_json, load_checkpoint
+from aicsd.engine.checkpoint import atomic_write_bytes, atomic_write_json, evaluated_weights, load_checkpoint
 from aicsd.engine.config import RunConfig
 from aicsd.engine.distributed import DistContext, resolve_device
 from aicsd.engine.identity import run_data, run_id
@@ -357,7 +357,7 @@ def load_network(run: Run, device: str | torch.device = "cpu") -> nn.Module:
     state = read_checkpoint(directory)
     cfg = read_config(directory)
     model = build_student(cfg, pretrained=False)
-    model.load_state_dict(state["model"])
+    model.load_state_dict(evaluated_weights(state))
     return model.eval().to(device)
 
 
@@ -396,7 +396,7 @@ def evaluate_run(
     )
     device_ = resolve_device(device, DistContext())
     model = build_student(cfg, pretrained=False)
-    model.load_state_dict(state["model"])
+    model.load_state_dict(evaluated_weights(state))
     loader = DataLoader(
         take_first(build_eval_dataset(cfg, split), cfg.val_limit if split == cfg.val_split else None),
         batch_size=cfg.eval_batch_size,
