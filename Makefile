@@ -9,7 +9,7 @@ DATA_ROOT ?=
 ONLY ?=
 CHROMIUM ?= chromium
 
-.PHONY: venv reproduce test test-fast book lab bench screenshots results-table clean
+.PHONY: venv reproduce test test-fast book reference lab bench screenshots results-table clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,10 +29,17 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
 
-# The Jupyter Book from the executed notebooks (never re-executed), warnings as errors.
+# The Jupyter Book (warnings as errors) from the executed notebooks, never re-executed: each chapter
+# from book/_executed/ (your `make reproduce`) when there, else from book/reference/ (the committed
+# reference reproduction), gathered into book/_chapters/ with a provenance line each.
 book: $(STAMP)
+	$(PY) -m aicsd.study.book_sources
 	$(VENV)/bin/jupyter-book build . --path-output book --warningiserror --keep-going
 	@echo "open book/_build/html/index.html"
+
+# Make your complete book/_executed/ the shipped reference: book/reference/ (commit it).
+reference: $(STAMP)
+	$(PY) -m aicsd.study.book_sources --freeze
 
 # JupyterLab on notebooks/ (installs the lab extra once); prints the URL to open. Each chapter's
 # parameters cell defaults to the cpu profile of `make reproduce`, whose finished runs it reuses.
@@ -55,5 +62,5 @@ results-table: $(STAMP)
 	$(PY) -c "from aicsd.study.tables import markdown_claims_table, markdown_main_table; root = '$(DATA_ROOT)' or None; print(markdown_main_table('$(PROFILE)', '$(DATASET)', root)); print(); print(markdown_claims_table('$(PROFILE)', '$(DATASET)', root))"
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info book/_build
+	rm -rf $(VENV) .pytest_cache build *.egg-info book/_build book/_chapters
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -9,7 +9,9 @@ the finished runs. On failure the partial notebook is kept as ``<name>.failed.ip
 failing notebook, cell and error are printed: the cell's number as a reader counts it in the stored
 notebook and in the failed copy (which has papermill's injected-parameters cell in addition). A
 kernel that dies (a crash, ``os._exit``, the machine out of memory) is reported the same way.
-Timings go to ``book/_executed/timings.json``.
+Each executed notebook records where and how it ran in its metadata (``metadata.aicsd.provenance``:
+commit, date, CPU or GPU, package versions, profile, dataset and its fingerprint, wall time; the
+book shows it on the chapter); timings and the same fields go to ``book/_executed/timings.json``.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
 
-from aicsd.paths import EXECUTED, NOTEBOOKS
+from aicsd.paths import EXECUTED, NOTEBOOKS, REPO_ROOT
 
 
 
@@ -59,9 +61,81 @@ def execute(notebook: Path, output_dir: Path, parameters: dict[str, object]) -> 
         os.replace(partial, failed)
         raise NotebookFailed(notebook, failed, error) from None
     hide_default_parameters(partial)
+    wall_s = time.perf_counter() - start
+    record_provenance(partial, {**provenance(parameters), "date": _now(), "wall_s": round(wall_s, 1)})
     os.replace(partial, target)
     failed.unlink(missing_ok=True)
-    return time.perf_counter() - start
+    return wall_s
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def provenance(parameters: dict[str, object]) -> dict[str, object]:
+    """Where and how a chapter ran: the commit (and whether the tree had changes), CPU model and
+    threads, the GPU's name when one was used, Python and package versions, profile, dataset, its
+    folder and its fingerprint (:func:`aicsd.engine.identity.run_data`, as in the run ids). The book
+    shows it on every chapter and on its status page (:mod:`aicsd.study.book_sources`)."""
+    try:
+        from aicsd.engine.environment import environment_info
+    except ImportError:  # before the environment record had a module of its own
+        from aicsd.engine.runstore import environment_info
+    import torch
+
+    from aicsd.study.record import cpu_model
+
+    environment = environment_info()
+    profile, dataset = str(parameters.get("profile", "cpu")), str(parameters.get("dataset", "synthetic"))
+    gpu = None
+    if parameters.get("device", "auto") != "cpu" and torch.cuda.is_available():
+        gpu = torch.cuda.get_device_name(0)
+    root, fingerprint = data_fingerprint(profile, dataset, parameters.get("data_root"))
+    return {
+        "commit": environment.get("git_commit"),
+        "dirty": environment.get("git_dirty"),
+        "cpu": cpu_model(),
+        "threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "gpu": gpu,
+        "python": environment.get("python"),
+        "packages": environment.get("packages", {}),
+        "profile": profile,
+        "dataset": dataset,
+        "data_root": root,
+        "data_fingerprint": fingerprint,
+    }
+
+
+def data_fingerprint(profile: str, dataset: str, data_root: object) -> tuple[str | None, str | None]:
+    """The data folder the profile reads (relative to the checkout when inside it) and the
+    fingerprint of the splits its runs use; ``None`` for the fingerprint when the data cannot be read."""
+    from aicsd.engine import load_profile
+    from aicsd.engine.identity import run_data
+    from aicsd.errors import DataError
+
+    overrides = {"dataset": dataset} if data_root is None else {"dataset": dataset, "data_root": str(data_root)}
+    try:
+        cfg = load_profile(profile, **overrides)
+    except (ValueError, OSError):
+        return (None if data_root is None else str(data_root)), None
+    root = Path(cfg.data_root).resolve()
+    shown = str(root.relative_to(REPO_ROOT)) if root.is_relative_to(REPO_ROOT) else str(root)
+    try:
+        return shown, run_data(cfg).digest
+    except (OSError, DataError, ValueError):  # no data on disk, an empty split: the fingerprint is unknown
+        return shown, None
+
+
+PROVENANCE_KEY = ("aicsd", "provenance")
+"""Where :func:`record_provenance` puts the record in an executed notebook's metadata."""
+
+
+def record_provenance(path: Path, fields: dict[str, object]) -> None:
+    """Store ``fields`` in the metadata of the executed notebook ``path`` (``metadata.aicsd.provenance``)."""
+    notebook = nbformat.read(path, as_version=4)
+    notebook.metadata.setdefault(PROVENANCE_KEY[0], {})[PROVENANCE_KEY[1]] = fields
+    nbformat.write(notebook, path)
 
 
 def hide_default_parameters(path: Path) -> None:
@@ -159,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         "total_s": time.perf_counter() - total_start,
         "cpu_count": os.cpu_count(),
         "machine": platform.machine(),
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": _now(),
+        "provenance": provenance(parameters),
     }
     partial_record = args.output / "timings.json.partial"
     partial_record.write_text(json.dumps(record, indent=2))
