@@ -27,6 +27,7 @@ from typing import Any
 from aicsd.data import DEFAULT_SYNTHETIC_ROOT, make_synthetic
 from aicsd.data import dataset_splits
 from aicsd.engine import PROFILES, RunConfig, distill, load_profile, runstore, train_teacher
+from aicsd.engine.evaluation import record_evaluation
 from aicsd.errors import UserError
 from aicsd.losses import METHODS, override_names
 from aicsd.paths import RUNS_ROOT
@@ -279,7 +280,7 @@ def _evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     dataset = runstore.read_config(folder).dataset
     if args.split is not None and args.split not in dataset_splits(dataset):
         parser.error(f"unknown split {args.split!r} of {dataset}; valid: {', '.join(dataset_splits(dataset))}")
-    record = runstore.record_evaluation(
+    record = record_evaluation(
         folder, split=args.split, eval_mode=args.eval_mode, eval_size=args.eval_size, data_root=args.data_root, device=args.device
     )
     _print_json(record)

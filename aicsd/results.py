@@ -208,7 +208,7 @@ def runs_table(df: pd.DataFrame, by: Sequence[str], metric: str = "miou") -> pd.
 
 
 def evaluation_rows(run: runstore.Run) -> list[dict[str, Any]]:
-    """The stored evaluations of a finished run (:func:`aicsd.engine.runstore.record_evaluation`),
+    """The stored evaluations of a finished run (:func:`aicsd.engine.evaluation.record_evaluation`),
     each a row of the run's config fields, ``recipe`` and ``run_id`` with the evaluation's values
     (split, protocol, data root and fingerprint, label sizes, metrics) over them; ``per_class_iou``
     is a list in the dataset's class order, as in :func:`run_row`."""

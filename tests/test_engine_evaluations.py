@@ -8,7 +8,8 @@ import pytest
 
 from aicsd.data import dataset_info
 from aicsd.engine import load_profile, read_result, run_dir, train_teacher
-from aicsd.engine.runstore import EVALUATIONS, read_evaluations, record_evaluation
+from aicsd.engine.evaluation import record_evaluation
+from aicsd.engine.runstore import EVALUATIONS, read_evaluations
 from aicsd.results import evaluations_table, load_evaluations
 from test_data_camvid import write_camvid
 

@@ -5,20 +5,13 @@ Entry points: :func:`train_teacher` and :func:`distill`, each driven by a :class
 """
 
 from aicsd.engine.config import KINDS, RunConfig
+from aicsd.engine.evaluation import evaluate_run, load_network
 from aicsd.engine.fit import distill, train_teacher
 from aicsd.engine.identity import config_hash, run_id
 from aicsd.engine.loaders import seed_everything
 from aicsd.engine.loops import FeatureTaps, Precision, evaluate, select_precision, train_one_epoch
 from aicsd.engine.profiles import PROFILES, Profile, load_profile, seeds_of, teacher_config
-from aicsd.engine.runstore import (
-    evaluate_run,
-    finished_runs,
-    load_network,
-    read_config,
-    read_metrics,
-    read_result,
-    run_dir,
-)
+from aicsd.engine.runstore import finished_runs, read_config, read_metrics, read_result, run_dir
 
 __all__ = [
     "KINDS",

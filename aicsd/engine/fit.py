@@ -36,6 +36,7 @@ from aicsd.engine.checkpoint import evaluated_weights, load_checkpoint, restore_
 from aicsd.engine.config import RunConfig
 from aicsd.engine.ema import WeightAverage
 from aicsd.engine.identity import config_hash, run_id
+from aicsd.engine.environment import environment_info
 from aicsd.engine.distributed import (
     DistContext,
     barrier,
@@ -420,7 +421,7 @@ def _result(
         "world_size": context.world_size,
         "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
         "teacher_checkpoint": None if teacher_path is None else str(teacher_path),
-        "environment": runstore.environment_info(),
+        "environment": environment_info(),
     }
 
 

@@ -8,10 +8,10 @@ A run folder holds
 - ``checkpoint.pt``: the latest epoch's training state, replaced atomically every epoch;
 - ``result.json``: written atomically at the end. Its presence marks the run as finished;
 - ``evaluations/<split>-<mode>-<size>-<data fingerprint>.json``: later evaluations
-  (``python -m aicsd evaluate``, :func:`record_evaluation`), one per protocol and set of files.
+  (``python -m aicsd evaluate``, :func:`aicsd.engine.evaluation.record_evaluation`), one per protocol and set of files.
 
 Everything that reads a run goes through this module: the trainer, ``python -m aicsd runs`` and
-``evaluate``, :mod:`aicsd.results` and the book. Each file is parsed by :func:`read_store_file`,
+``evaluate`` (:mod:`aicsd.engine.evaluation` scores a run's weights), :mod:`aicsd.results` and the book. Each file is parsed by :func:`read_store_file`,
 which turns a torn or garbled file into a CorruptFileError naming it and saying what to do.
 ``config.json`` also records the data the run used (:func:`aicsd.engine.identity.run_data`).
 
@@ -26,34 +26,19 @@ import dataclasses
 import fcntl
 import json
 import os
-import platform
-import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
-from PIL import Image
-from torch import nn
-from torch.utils.data import DataLoader
 
-from aicsd.engine.checkpoint import atomic_write_bytes, atomic_write_json, evaluated_weights, load_checkpoint
+from aicsd.engine.checkpoint import atomic_write_bytes, atomic_write_json, load_checkpoint
 from aicsd.engine.config import RunConfig
-from aicsd.engine.distributed import DistContext, resolve_device
 from aicsd.engine.identity import run_data, run_id
-from aicsd.engine.loaders import build_eval_dataset, take_first
-from aicsd.engine.loops import evaluate, select_precision
-from aicsd.engine.networks import build_student
-from aicsd.data import build_dataset, dataset_info
-from aicsd.data.identity import dataset_fingerprint
-from aicsd.data.transforms import eval_size_of, pad_collate
 from aicsd.errors import CorruptFileError
 from aicsd.losses import MethodConfig
-from aicsd.paths import REPO_ROOT
 
 __all__ = [
     "CHECKPOINT",
@@ -64,12 +49,9 @@ __all__ = [
     "RESULT",
     "append_metrics",
     "discard_unstarted",
-    "environment_info",
-    "evaluate_run",
     "evaluation_name",
     "find_run",
     "finished_runs",
-    "load_network",
     "read_checkpoint",
     "read_config",
     "read_evaluations",
@@ -77,7 +59,6 @@ __all__ = [
     "read_result",
     "read_run_data",
     "read_store_file",
-    "record_evaluation",
     "run_dir",
     "run_lock",
     "truncate_metrics",
@@ -91,8 +72,6 @@ CHECKPOINT = "checkpoint.pt"
 RESULT = "result.json"
 EVALUATIONS = "evaluations"
 LOCK = ".lock"
-
-_PACKAGES = ("torch", "torchvision", "numpy", "pandas", "pillow", "torchmetrics")
 
 Run = RunConfig | str | Path
 
@@ -348,153 +327,14 @@ def find_run(run: str | Path, root: str | Path) -> Path:
     raise FileNotFoundError(f"no run {run}: neither {path} nor {stored} holds a {CONFIG} (list runs: python -m aicsd runs --root {root})")
 
 
-def load_network(run: Run, device: str | torch.device = "cpu") -> nn.Module:
-    """The trained network of a run (its latest checkpoint), in eval mode on ``device``.
-
-    Raises FileNotFoundError naming the checkpoint when the run has none yet.
-    """
-    directory = run_dir(run)
-    state = read_checkpoint(directory)
-    cfg = read_config(directory)
-    model = build_student(cfg, pretrained=False)
-    model.load_state_dict(evaluated_weights(state))
-    return model.eval().to(device)
-
-
-def evaluate_run(
-    run: Run,
-    *,
-    split: str | None = None,
-    eval_mode: str | None = None,
-    eval_size: int | None = None,
-    data_root: str | Path | None = None,
-    device: str = "auto",
-    progress: bool = False,
-) -> dict[str, Any]:
-    """Evaluate the weights of a run on a split, possibly under another eval protocol or data root.
-
-    Args:
-        run: a run directory (with ``config.json`` and ``checkpoint.pt``) or the run's config.
-        split: dataset split (default: the run's ``val_split``).
-        eval_mode: ``"released"`` (shorter side resized to ``eval_size``) or ``"full"`` (original
-            resolution); default: the run's.
-        eval_size: default: the run's; ignored (and returned as None) in ``"full"`` mode.
-        data_root: a dataset folder of the same layout (default: the run's ``data_root``).
-        device: ``"auto"``, ``"cpu"``, ``"cuda"``...
-
-    Returns:
-        :meth:`aicsd.metrics.SegmentationMetrics.compute`'s dict plus ``run_id``, ``split``,
-        ``eval_mode``, ``eval_size``, ``data_root``, ``images`` (scored) and ``epoch`` (of the
-        checkpoint). :func:`record_evaluation` also names the label resolution and stores the result.
-    """
-    directory = run_dir(run)
-    cfg = read_config(directory)
-    state = read_checkpoint(directory)
-    split = split or cfg.val_split
-    cfg = dataclasses.replace(
-        cfg, eval_mode=eval_mode or cfg.eval_mode, eval_size=eval_size or cfg.eval_size, data_root=str(data_root or cfg.data_root)
-    )
-    device_ = resolve_device(device, DistContext())
-    model = build_student(cfg, pretrained=False)
-    model.load_state_dict(evaluated_weights(state))
-    loader = DataLoader(
-        take_first(build_eval_dataset(cfg, split), cfg.val_limit if split == cfg.val_split else None),
-        batch_size=cfg.eval_batch_size,
-        collate_fn=pad_collate,
-        num_workers=cfg.num_workers,
-    )
-    precision = select_precision(device_, amp=cfg.amp, channels_last=cfg.channels_last)
-    previous_threads = torch.get_num_threads()
-    if cfg.threads is not None:
-        torch.set_num_threads(cfg.threads)
-    try:
-        metrics = evaluate(model.to(device_), loader, cfg.num_classes, device_, precision=precision, progress=progress)
-    finally:
-        torch.set_num_threads(previous_threads)
-    return {
-        **metrics,
-        "run_id": directory.name,
-        "split": split,
-        "eval_mode": cfg.eval_mode,
-        "eval_size": cfg.eval_size if cfg.eval_mode == "released" else None,
-        "data_root": cfg.data_root,
-        "images": len(loader.dataset),
-        "epoch": state["epoch"],
-    }
-
-
-def _label_sizes(samples: Sequence[tuple[Path, Path]], eval_mode: str, eval_size: int) -> str:
-    """The sizes at which the labels of ``samples`` are scored, read from the image headers:
-    ``"192x256"``, a few listed, or ``"64-96 x 64-96 (273 sizes)"`` (heights x widths)."""
-    sizes = set()
-    for image, _ in samples:
-        with Image.open(image) as opened:
-            width, height = opened.size
-        sizes.add(eval_size_of(height, width, eval_mode, eval_size))
-    if len(sizes) <= 3:
-        return ", ".join(f"{height}x{width}" for height, width in sorted(sizes))
-    heights, widths = zip(*sizes, strict=True)
-    return f"{min(heights)}-{max(heights)} x {min(widths)}-{max(widths)} ({len(sizes)} sizes)"
-
-
 def evaluation_name(record: dict[str, Any]) -> str:
     """``<split>-<mode>-<size or "native">-<data fingerprint>.json``: one file per protocol and files."""
     size = record["eval_size"] if record["eval_mode"] == "released" else "native"
     return f"{record['split']}-{record['eval_mode']}-{size}-{record['data_fingerprint']}.json"
 
 
-def record_evaluation(
-    run: Run,
-    *,
-    split: str | None = None,
-    eval_mode: str | None = None,
-    eval_size: int | None = None,
-    data_root: str | Path | None = None,
-    device: str = "auto",
-    progress: bool = False,
-) -> dict[str, Any]:
-    """:func:`evaluate_run`, stored in the run folder as ``evaluations/`` + :func:`evaluation_name`.
-
-    The file is written atomically; evaluating again under the same protocol on the same files
-    replaces it. The record holds :func:`evaluate_run`'s values with ``per_class_iou`` keyed by
-    class name, and ``dataset``, ``data_root`` (absolute), ``data_fingerprint`` (the split's, 12 hex
-    digits of :func:`aicsd.data.identity.dataset_fingerprint`: the same files under another folder
-    give the same one), ``label_sizes`` (the sizes the labels were
-    scored at, ``"HxW"``), ``labels`` (that resolution in words: ``released`` scores labels resized with
-    the images, ``full`` the original ones) and ``evaluated_at``; the returned dict adds ``path``.
-    Raises ValueError for a split the dataset does not have, FileNotFoundError for missing files.
-    """
-    directory = run_dir(run)
-    cfg = read_config(directory)
-    root = Path(data_root or cfg.data_root).resolve()
-    metrics = evaluate_run(
-        directory, split=split, eval_mode=eval_mode, eval_size=eval_size, data_root=root, device=device, progress=progress
-    )
-    samples = build_dataset(cfg.dataset, root, metrics["split"]).samples[: metrics["images"]]
-    fingerprint = dataset_fingerprint(cfg.dataset, root, (metrics["split"],)).digest[:12]
-    sizes = _label_sizes(samples, metrics["eval_mode"], metrics["eval_size"] or cfg.eval_size)
-    if metrics["eval_mode"] == "released":
-        labels = f"labels resized with the images to shorter side {metrics['eval_size']} (nearest): {sizes}"
-    else:
-        labels = f"labels at their original resolution: {sizes}"
-    names = dataset_info(cfg.dataset).class_names
-    record = {
-        **metrics,
-        "per_class_iou": dict(zip(names, metrics["per_class_iou"], strict=True)),
-        "dataset": cfg.dataset,
-        "data_root": str(root),
-        "data_fingerprint": fingerprint,
-        "label_sizes": sizes,
-        "labels": labels,
-        "evaluated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    path = directory / EVALUATIONS / evaluation_name(record)
-    atomic_write_json(path, record)
-    return {**record, "path": str(path)}
-
-
 def read_evaluations(run: Run) -> list[dict[str, Any]]:
-    """The stored evaluations of a run (:func:`record_evaluation`), sorted by file name; empty if none."""
+    """The stored evaluations of a run (:func:`aicsd.engine.evaluation.record_evaluation`), sorted by file name; empty if none."""
     folder = run_dir(run) / EVALUATIONS
     paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
     return [read_store_file(path, lambda p: json.loads(p.read_text())) for path in paths]
@@ -504,31 +344,3 @@ def read_run_data(run: Run) -> dict[str, Any] | None:
     """The data a run used as its ``config.json`` records it (``fingerprint``, ``images`` per
     split), without reading the dataset; None for a run stored before the record existed."""
     return read_store_file(run_dir(run) / CONFIG, lambda path: json.loads(path.read_text()).get("data"))
-
-
-def _git(*args: str) -> str | None:
-    try:
-        completed = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), *args], capture_output=True, text=True, timeout=10, check=True
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return completed.stdout.strip()
-
-
-def environment_info() -> dict[str, Any]:
-    """Git commit (and whether the tree had uncommitted changes), Python and package versions."""
-    versions: dict[str, str | None] = {}
-    for package in _PACKAGES:
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    status = _git("status", "--porcelain")
-    return {
-        "git_commit": _git("rev-parse", "HEAD") or None,
-        "git_dirty": bool(status) if status is not None else None,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "packages": versions,
-    }
