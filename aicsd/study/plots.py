@@ -21,10 +21,14 @@ from aicsd.losses import alw_alpha
 
 ArrayLike = np.ndarray | torch.Tensor
 
+FIGURE_DPI = 80
+"""The resolution of every figure of the book (the executed notebooks ship their PNGs: kept small)."""
+
 
 def _closed(fig: Figure) -> Figure:
-    """``fig``, closed in pyplot: drawn only where it is displayed or glued."""
-    plt.close(fig)
+    """``fig`` at :data:`FIGURE_DPI`, closed in pyplot: drawn only where it is displayed or glued."""
+    plt.close(fig)  # closing restores the figure's original dpi, so the book's is set after
+    fig.set_dpi(FIGURE_DPI)
     return fig
 
 
@@ -211,5 +215,26 @@ def sizing_curves(curves: pd.DataFrame) -> Figure:
     ax.set_ylabel("val mIoU (%)")
     ax.set_title("Sizing probes: learning curves on the generated dataset")
     ax.legend(frameon=False, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    return _closed(fig)
+
+
+def per_class_heatmap(values: pd.DataFrame, *, title: str = "", diverging: bool = False, label: str = "IoU (%)") -> Figure:
+    """A heat map of ``values`` (rows: classes, columns: networks or students), each cell annotated
+    (NaN: class absent, left blank). ``diverging`` centres a red-blue scale at 0 (for gains)."""
+    rows, columns = values.shape
+    fig, ax = plt.subplots(figsize=(2.5 + 0.62 * columns, 1.2 + 0.32 * rows))
+    limit = float(np.nanmax(np.abs(values.to_numpy(dtype=float)))) if diverging and values.notna().any().any() else None
+    sns.heatmap(
+        values.astype(float), ax=ax, annot=True, fmt=".0f" if not diverging else "+.1f", annot_kws={"fontsize": 7},
+        cmap="RdBu" if diverging else "viridis", center=0 if diverging else None,
+        vmin=-limit if limit else None, vmax=limit if limit else None, cbar_kws={"label": label},
+    )
+    ax.set_xlabel("")
+    ax.set_ylabel(values.index.name or "")
+    ax.tick_params(labelsize=8)
+    ax.set_xticklabels(ax.get_xticklabels(), rotation=60, ha="right")
+    if title:
+        ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return _closed(fig)

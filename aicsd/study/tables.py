@@ -31,12 +31,15 @@ def summary(df: pd.DataFrame, by: list[str], metric: str = "miou") -> pd.DataFra
     return table.assign(mean=100 * table["mean"], std=100 * table["std"])
 
 
-def main_results(df: pd.DataFrame, teacher: dict[str, float], teacher_backbone: str) -> pd.DataFrame:
+def main_results(
+    df: pd.DataFrame, teacher: dict[str, float], teacher_backbone: str, params: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """The main table: one row per (student, method) with our mean ± std mIoU and pixel accuracy,
     the gain over the plain student, and the paper's Pascal VOC mIoU and gain beside them.
 
     ``teacher`` holds the teacher run's reported metrics (fractions); its row comes first, beside
-    the paper's ResNet-101 teacher.
+    the paper's ResNet-101 teacher. ``params`` (:func:`aicsd.study.beside_paper.parameter_counts`)
+    adds its width columns (millions of parameters) on the teacher's and each plain student's row.
     """
     voc = paper.voc_table()
     rows = [
@@ -73,7 +76,14 @@ def main_results(df: pd.DataFrame, teacher: dict[str, float], teacher_backbone: 
                     "paper gain": "" if method == "none" or not in_paper else f"{paper_mean - paper_baseline:+.2f}",
                 }
             )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    if params is None:
+        return table
+    for column in [c for c in params.columns if c.endswith("(M)")]:
+        counts = {"": params.loc["teacher", column]} | {paper.STUDENTS[s]: params.loc[s, column] for s in STUDENTS if s in params.index}
+        shown = [f"{counts[r.student if r.method else '']:.2f}" if r.method in ("", paper.METHOD_LABELS["none"]) else "" for r in table.itertuples()]
+        table[f"params {column.removesuffix(' (M)')} (M)"] = shown
+    return table
 
 
 def main_numbers(df: pd.DataFrame, teacher: dict[str, float]) -> dict[str, float]:

@@ -245,3 +245,17 @@ def test_sweep_beside_plain_takes_the_plain_runs_of_the_sweeps_seeds_first_read_
     plain = probed[probed["label"] == "none"]
     assert list(plain["split"]) == ["val", "val"] and list(plain["miou"]) == [0.1, 0.2]
     assert list(plain["per_class_iou"]) == [[0.1], [0.1]]
+
+
+def test_main_results_adds_the_parameter_columns_on_teacher_and_plain_rows():
+    params = pd.DataFrame(
+        {"backbone": ["resnet101", "resnet18", "mobilenet_v2"], "paper width (M)": [59.34, 16.61, 5.82], "cpu width (M)": [3.7, 1.05, 0.39]},
+        index=pd.Index(["teacher", "resnet18", "mobilenet_v2"], name="role"),
+    )
+    table = tables.main_results(_runs(), {"miou": 0.7, "pixel_accuracy": 0.95}, "resnet101", params)
+    assert list(table.columns[-2:]) == ["params paper width (M)", "params cpu width (M)"]
+    assert table.iloc[0]["params paper width (M)"] == "59.34"
+    plain = table[table["method"] == "Student"].set_index("student")
+    assert plain.loc["S1: ResNet-18", "params cpu width (M)"] == "1.05" and plain.loc["S2: MobileNetV2", "params paper width (M)"] == "5.82"
+    assert set(table[table["method"] == "+ AICSD"]["params paper width (M)"]) == {""}
+    assert list(tables.main_results(_runs(), {"miou": 0.7, "pixel_accuracy": 0.95}, "resnet101").columns)[-1] == "paper gain"
