@@ -16,10 +16,10 @@ from pathlib import Path
 HTML = Path(__file__).resolve().parent / "_build" / "html"
 PAGES = {  # page -> window height (px): down to the page's first figures
     "book/intro.html": 2400,
-    "book/_executed/04_main_results.html": 2400,
-    "book/_executed/05_ablations.html": 3200,
-    "book/_executed/01_icsd_derivation.html": 4400,
-    "book/_executed/06_qualitative.html": 4400,
+    "book/_chapters/04_main_results.html": 2400,
+    "book/_chapters/05_ablations.html": 3200,
+    "book/_chapters/01_icsd_derivation.html": 4400,
+    "book/_chapters/06_qualitative.html": 4400,
 }
 FLAGS = (
     "--headless",

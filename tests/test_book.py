@@ -1,4 +1,5 @@
-"""The book builds (warnings as errors) from the smoke-profile notebooks, and its HTML is whole;
+"""The book builds (warnings as errors) from the smoke-profile notebooks (assembled as `make book`
+does), and its HTML is whole;
 the stored notebooks are the reader's and the tweaker's: cpu defaults, code folded, runs reused."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import yaml
 
 from aicsd import engine
 from aicsd.paths import NOTEBOOKS
-from aicsd.study import experiments, reproduce
+from aicsd.study import book_sources, experiments, reproduce
 
 REPO = Path(__file__).resolve().parents[1]
 FOLDED = {"hide-input", "remove-input", "remove-cell"}
@@ -39,6 +40,7 @@ def built_book(tmp_path_factory) -> Path:
     shutil.copy(REPO / "book" / "references.bib", root / "book" / "references.bib")
     shutil.copytree(REPO / "book" / "_ext", root / "book" / "_ext")
     assert reproduce.main(["--profile", "smoke", "--output", str(root / "book" / "_executed")]) == 0
+    book_sources.assemble(root / "book" / "_executed", root / "book" / "reference", root / "book" / "_chapters")
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     build = subprocess.run(
         [str(jupyter_book), "build", str(root), "--path-output", str(root / "book"), "--warningiserror"],
@@ -72,7 +74,7 @@ def test_every_referenced_image_exists_and_no_traceback(built_book):
 
 @pytest.mark.slow
 def test_main_table_shows_paper_and_reproduced_columns_for_both_students(built_book):
-    html = (built_book / "book" / "_executed" / "04_main_results.html").read_text()
+    html = (built_book / "book" / "_chapters" / "04_main_results.html").read_text()
     for text in ("ours mIoU", "paper mIoU (VOC)", "S1: ResNet-18", "S2: MobileNetV2", "+ AICSD", "70.03 ± 0.13"):
         assert text in html, text
     intro = (built_book / "book" / "intro.html").read_text()

@@ -8,12 +8,17 @@ Each page is loaded as a reader opens it (``file://``, no network), its images d
 MathJax's typesetting awaited, through the DevTools protocol over a pipe. A page fails on raw TeX
 left in its prose (code excluded), a math element MathJax did not render (or rendered as an error),
 an object's repr anywhere (``<IPython...>``, ``... object>``, ``<Figure size ...>``), an image that
-does not load, or a missing ``h1``.
+does not load, a missing ``h1``, or fewer loaded images in its content than the figures its source
+shows: every image output a notebook displays, and every glued image that a page places with
+``{glue:figure}`` / ``{glue}`` (counted from the page's source, as Sphinx copied it to ``_sources``).
+The book as a whole fails on a glued image that no page shows, and on an internal link (``<a href>``
+to a page or an anchor of the book) that leads nowhere.
 """
 
 from __future__ import annotations
 
 import fcntl
+import html as html_text
 import json
 import os
 import re
@@ -22,7 +27,9 @@ import shutil
 import subprocess
 import tempfile
 import time
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import pytest
 
@@ -57,6 +64,7 @@ REPORT = """(async () => {
     unrendered: [...document.querySelectorAll(".math")].filter(node => !node.querySelector("mjx-container")).map(node => node.textContent.trim().slice(0, 60)),
     errors: [...document.querySelectorAll("mjx-merror, [data-mjx-error]")].map(node => node.getAttribute("data-mjx-error") || node.textContent.slice(0, 60)),
     broken: [...document.images].filter(image => !image.complete || image.naturalWidth === 0).map(image => image.getAttribute("src")),
+    loaded: [...(document.querySelector("main") || document.body).querySelectorAll("img")].filter(image => image.complete && image.naturalWidth > 0).length,
   });
 })()"""
 
@@ -164,6 +172,153 @@ def redirect_target(page: Path) -> Path | None:
     return (page.parent / found.group(1)).resolve() if found else None
 
 
+IMAGES = ("image/svg+xml", "image/png", "image/gif", "image/jpeg")
+# MyST-NB's choice among an output's formats for HTML (myst_nb.core.render.base_render_priority)
+PRIORITY = ("application/vnd.jupyter.widget-view+json", "application/javascript", "text/html", *IMAGES, "text/markdown", "text/latex", "text/plain")
+GLUE_PREFIX = "application/papermill.record/"
+REMOVED = {"remove-output", "remove-cell"}
+GLUE_DIRECTIVE = re.compile(r"^[ \t>]*(?:`{3,}|:{3,})\{glue(?::figure|:any|:)?\}[ \t]+(\S+)", re.MULTILINE)
+GLUE_ROLE = re.compile(r"\{glue(?::any|:)?\}`([^`]+)`")
+MARKDOWN_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]+\)|<img\b", re.IGNORECASE)
+
+
+def _text(source) -> str:
+    return source if isinstance(source, str) else "".join(source)
+
+
+def _renders_an_image(data: dict) -> bool:
+    return next((mime for mime in PRIORITY if mime in data), None) in IMAGES
+
+
+def _tags(cell: dict) -> set[str]:
+    return set(cell.get("metadata", {}).get("tags", []))
+
+
+def glued_images(notebook: dict) -> dict[str, bool]:
+    """The keys a notebook glues an image under -> whether ``glue`` displayed it where it was made."""
+    found = {}
+    for cell in notebook.get("cells", []):
+        for output in cell.get("outputs", []):
+            glue = output.get("metadata", {}).get("scrapbook")
+            if glue is None:
+                continue
+            prefix = glue.get("mime_prefix", "")
+            data = {key[len(prefix):]: value for key, value in output.get("data", {}).items() if key.startswith(prefix)}
+            if _renders_an_image(data):
+                found[glue["name"]] = not prefix and not REMOVED & _tags(cell)
+    return found
+
+
+def displayed_images(notebook: dict) -> int:
+    """The image outputs a notebook's page shows where they were made (not glued out of sight)."""
+    count = 0
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") != "code" or REMOVED & _tags(cell):
+            continue
+        for output in cell.get("outputs", []):
+            prefix = output.get("metadata", {}).get("scrapbook", {}).get("mime_prefix", "")
+            count += not prefix and _renders_an_image(output.get("data", {}))
+    return count
+
+
+def markdown_of(source: Path) -> str:
+    """The Markdown of a page's source: an ``.md`` file, or a notebook's shown Markdown cells."""
+    text = source.read_text()
+    if source.suffix != ".ipynb":
+        return text
+    cells = json.loads(text).get("cells", [])
+    return "\n\n".join(_text(c.get("source", "")) for c in cells if c.get("cell_type") == "markdown" and "remove-cell" not in _tags(c))
+
+
+def placed_figures(markdown: str) -> list[tuple[str | None, str]]:
+    """The ``(notebook or None for this one, key)`` that ``{glue}`` directives and roles place."""
+    placed = []
+    for reference in [*GLUE_DIRECTIVE.findall(markdown), *GLUE_ROLE.findall(markdown)]:
+        path, _, key = reference.rpartition("::")
+        placed.append((path or None, key))
+    return placed
+
+
+def page_source(html: Path, page: Path) -> Path | None:
+    """The source Sphinx copied for ``page`` (``_sources/<doc>.ipynb`` or ``.md``), if any."""
+    doc = page.relative_to(html).with_suffix("")
+    for suffix in (".ipynb", ".md"):
+        for candidate in (html / "_sources" / f"{doc}{suffix}", html / "_sources" / f"{doc}{suffix}.txt"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _notebook(path: Path, cache: dict[Path, dict]) -> dict:
+    path = path.resolve()
+    if path not in cache:
+        cache[path] = json.loads(path.read_text()) if path.is_file() else {}
+    return cache[path]
+
+
+def expected_figures(html: Path, page: Path, cache: dict[Path, dict], shown: set[tuple[Path, str]]) -> int:
+    """How many loaded images ``page`` must show (see the module docstring); adds each glued image
+    it places to ``shown`` as (notebook, key)."""
+    source = page_source(html, page)
+    if source is None:
+        return 0
+    count = 0
+    if source.suffix == ".ipynb":
+        notebook = _notebook(source, cache)
+        count += displayed_images(notebook)
+        shown |= {(source.resolve(), key) for key, displayed in glued_images(notebook).items() if displayed}
+    for path, key in placed_figures(markdown_of(source)):
+        notebook_path = source if path is None else source.parent / path
+        if key in glued_images(_notebook(notebook_path, cache)):
+            count += 1
+            shown.add((notebook_path.resolve(), key))
+    return count
+
+
+class _Anchors(HTMLParser):
+    """The ``<a href>`` targets and the element ids of one HTML page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[str] = []
+        self.ids: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        for name in ("id", "name") if tag == "a" else ("id",):
+            if values.get(name):
+                self.ids.add(values[name])
+        if tag == "a" and values.get("href"):
+            self.links.append(html_text.unescape(values["href"]))
+
+
+def anchors(page: Path, cache: dict[Path, _Anchors]) -> _Anchors:
+    if page not in cache:
+        parser = _Anchors()
+        parser.feed(page.read_text(errors="replace"))
+        cache[page] = parser
+    return cache[page]
+
+
+def broken_links(html: Path) -> list[str]:
+    """Every internal ``<a href>`` of the book's pages whose page or anchor does not exist."""
+    found, cache = [], {}
+    for page in pages(html):
+        for link in anchors(page, cache).links:
+            parts = urlsplit(link)
+            if parts.scheme or parts.netloc or link.startswith(("mailto:", "javascript:")):
+                continue
+            target = (page.parent / unquote(parts.path)).resolve() if parts.path else page
+            if target.is_dir():
+                target = target / "index.html"
+            name = str(page.relative_to(html))
+            if not target.is_file():
+                found.append(f"{name}: link to a missing file {link}")
+            elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in anchors(target, cache).ids:
+                found.append(f"{name}: link to a missing anchor {link}")
+    return found
+
+
 def problems(name: str, report: dict) -> list[str]:
     """What a reader would see wrong on one page, each as ``page: problem``."""
     found = []
@@ -202,7 +357,7 @@ def browser():
 
 
 def test_every_page_reads_as_rendered_text_with_math_images_and_a_title(browser):
-    found, checked = [], 0
+    found, checked, figures, notebooks, shown = [], 0, 0, {}, set()
     for page in pages(HTML):
         name = str(page.relative_to(HTML))
         target = redirect_target(page)
@@ -210,14 +365,29 @@ def test_every_page_reads_as_rendered_text_with_math_images_and_a_title(browser)
             if not target.is_file():
                 found.append(f"{name}: redirects to a missing page {target}")
             continue
-        found += problems(name, browser.report(page))
+        report = browser.report(page)
+        found += problems(name, report)
+        expected = expected_figures(HTML, page, notebooks, shown)
+        if report["loaded"] < expected:
+            found.append(f"{name}: {report['loaded']} loaded images for the {expected} figures its source shows")
         checked += 1
+        figures += expected
+    glued = {(path, key) for path, notebook in notebooks.items() if path.suffix == ".ipynb" for key in glued_images(notebook)}
+    found += [f"{path.name}: figure {key!r} is glued but no page shows it" for path, key in sorted(glued - shown)]
     assert checked >= 10, f"only {checked} pages in {HTML}"
     assert not found, "\n".join(found)
+    print(f"{checked} pages, {figures} figures, each a loaded image")
+
+
+def test_every_internal_link_of_the_book_leads_to_a_page_and_anchor_that_exist():
+    if not (HTML / "index.html").is_file():
+        _unavailable(f"the book is not built in {HTML} (make book)")
+    broken = broken_links(HTML)
+    assert not broken, "\n".join(broken)
 
 
 def test_math_is_typeset_offline_on_the_derivation_page(browser):
-    page = HTML / "book" / "_executed" / "01_icsd_derivation.html"
+    page = HTML / "book" / "_chapters" / "01_icsd_derivation.html"
     if not page.is_file():
         pytest.skip(f"{page} not built")
     html = page.read_text()

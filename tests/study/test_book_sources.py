@@ -196,3 +196,28 @@ def test_the_intro_cites_the_paper_as_the_bibliography_does():
     bibliography = (REPO_ROOT / "book" / "references.bib").read_text()
     entry = re.search(r"@article\{mansourian2023aicsd,.*?\n\}\n", bibliography, re.DOTALL).group(0)
     assert entry in block and "@misc{aicsdbook2026," in block and "2026" in block
+
+
+def test_the_toc_lists_every_chapter_from_the_assembled_folder_and_the_generated_pages():
+    import yaml
+
+    toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
+    files = [chapter["file"] for part in toc["parts"] for chapter in part["chapters"]]
+    assembled = sorted(f.removeprefix("book/_chapters/") for f in files if f.startswith("book/_chapters/"))
+    expected = [Path(name).stem for name in book_sources.chapter_names()] + ["comparison", "status"]
+    assert assembled == sorted(expected)
+    assert not [f for f in files if "_executed" in f or "reference/" in f]
+
+
+def test_the_committed_reference_is_whole_small_and_frozen():
+    reference = REPO_ROOT / "book" / "reference"
+    if not any(reference.glob("[0-9][0-9]_*.ipynb")):
+        pytest.skip("no reference committed yet in book/reference (make reproduce && make reference)")
+    names = book_sources.chapter_names()
+    assert sorted(p.name for p in reference.glob("*.ipynb")) == sorted(names)
+    assert sum(p.stat().st_size for p in reference.iterdir()) <= book_sources.LIMIT_BYTES
+    for name in names:
+        notebook = json.loads((reference / name).read_text())
+        assert book_sources.frozen(notebook) == notebook, name
+        record = book_sources.provenance(notebook)
+        assert record["profile"] == "cpu" and record["dataset"] == "synthetic" and record.get("commit"), name
