@@ -38,6 +38,10 @@ MAIN_METHODS = (*PAPER_METHODS, *BEYOND_PAPER)
 SWEEP_METHODS = ("kd", "ad", "sp", "ickd", "cwd", "dist", "icsd", "aicsd")
 ABLATION_STUDENT = "resnet18"
 TEMPERATURES = (1.0, 2.0, 4.0)
+RELEASED_ICSD = "aicsd (released ICSD)"
+"""The sweep's name for AICSD with the released code's ICSD arithmetic (``icsd_variant="official"``),
+tuned on :data:`ABLATION_STUDENT` like every method, so that the variant ablation compares the two
+arithmetics each at its own best weight."""
 ALW_FORMS_COMPARED = ("epoch", "step")
 ICSD_WEIGHT_FACTORS = (0.25, 1.0, 4.0)
 
@@ -114,15 +118,20 @@ def main_table(
     ]
 
 
+def sweep_key(label: str) -> str:
+    """What a sweep row tunes (a method, or :data:`RELEASED_ICSD`), from its :func:`sweep_label`."""
+    return label.rsplit(" x", 1)[0]
+
+
 def chosen_at_sweep_edge(sweep: pd.DataFrame, chosen: StudentWeights) -> list[str]:
     """The choices that took the largest or the smallest weight the sweep tried for their student
     (the best may lie beyond it), as ``"<method> (<backbone>, largest)"`` or ``"... smallest)"``."""
     edge = []
+    keys = sweep["label"].map(sweep_key)
     for backbone, methods in chosen.items():
-        swept = sweep[sweep["backbone"] == backbone]
         for method, settings in methods.items():
             ((key, weight),) = settings.items()
-            tried = swept.loc[swept["method"] == method, key]
+            tried = sweep.loc[(sweep["backbone"] == backbone) & (keys == method), key]
             if weight >= tried.max():
                 edge.append(f"{method} ({backbone}, largest)")
             elif weight <= tried.min():
@@ -167,36 +176,54 @@ def weight_sweep(
     device: str = "auto",
 ) -> list[LabelledRun]:
     """Each method's default weight times the profile's ``sweep_factors``, on each student of
-    :data:`STUDENTS` with the profile's first ``sweep_seeds`` seeds (group ``sweep``, label
-    ``"<method> x<factor>"``; the student is the collected ``backbone``).
+    :data:`STUDENTS` with the profile's ``tuning_seeds`` (group ``sweep``, label
+    ``"<method> x<factor>"``; the student is the collected ``backbone``), AICSD with the
+    released ICSD arithmetic (:data:`RELEASED_ICSD`) on :data:`ABLATION_STUDENT`, and each plain
+    student at the tuning seeds (label ``"none"``: the reference the sweep's collapses are read
+    against).
 
     Every method gets the same budget on every student; :func:`chosen_weights` picks on the ``val``
     split, per student, because a weight does not carry over from one student to another (the
-    main results chapter measures why). Empty for a profile without sweep factors (the ``paper``
-    profile keeps the paper's weights).
+    main results chapter measures why). The tuning seeds are not the tables' seeds, so no reported
+    run took part in choosing its own weight. Empty for a profile without sweep factors (the
+    ``paper`` profile keeps the paper's weights).
     """
     settings = PROFILES[profile]
     place = {"dataset": dataset, "data_root": data_root, "device": device}
-    runs = []
-    for student in STUDENTS:
-        for method in SWEEP_METHODS:
-            term = swept_term(method)
-            default = resolve(method).term(term).weight
-            for factor in settings.sweep_factors:
-                for seed in settings.seeds[: settings.sweep_seeds]:
-                    config = student_run(profile, backbone=student, method=method, seed=seed, **place, **{f"{term}_weight": default * factor})
-                    runs.append(LabelledRun("sweep", sweep_label(method, factor), config))
+    swept: list[tuple[str, str, str, dict[str, Any]]] = [
+        (student, method, method, {}) for student in STUDENTS for method in SWEEP_METHODS
+    ]
+    swept.append((ABLATION_STUDENT, "aicsd", RELEASED_ICSD, {"icsd_variant": "official"}))
+    runs = [
+        LabelledRun("sweep", "none", student_run(profile, backbone=student, method="none", seed=seed, **place))
+        for student in STUDENTS
+        for seed in settings.tuning_seeds
+        if settings.sweep_factors
+    ]
+    for student, method, key, fields in swept:
+        term = swept_term(method)
+        default = resolve(method, **fields).term(term).weight
+        for factor in settings.sweep_factors:
+            for seed in settings.tuning_seeds:
+                config = student_run(
+                    profile, backbone=student, method=method, seed=seed, **place, **fields, **{f"{term}_weight": default * factor}
+                )
+                runs.append(LabelledRun("sweep", sweep_label(key, factor), config))
     return runs
 
 
 def chosen_weights(sweep: pd.DataFrame) -> StudentWeights:
-    """Per student and method, the swept weight with the best mean ``val_miou`` (ties: the smaller
-    weight), as settings for :func:`main_table`. ``sweep`` is :func:`collect` of :func:`weight_sweep`."""
+    """Per student and swept method (:func:`sweep_key`), the swept weight with the best mean
+    ``val_miou`` (ties: the smaller weight), as settings for :func:`main_table` and
+    :func:`ablations`. ``sweep`` is :func:`collect` of :func:`weight_sweep`."""
     chosen: StudentWeights = {}
-    for (backbone, method), runs in sweep.groupby(["backbone", "method"], sort=False):
+    tuned = sweep[sweep["method"] != "none"]
+    for (backbone, swept, method), runs in tuned.assign(swept=tuned["label"].map(sweep_key)).groupby(
+        ["backbone", "swept", "method"], sort=False
+    ):
         key = f"{swept_term(method)}_weight"
         means = runs.groupby(key)["val_miou"].mean()
-        chosen.setdefault(backbone, {})[method] = {key: float(means[means == means.max()].index.min())}
+        chosen.setdefault(backbone, {})[swept] = {key: float(means[means == means.max()].index.min())}
     return chosen
 
 
@@ -211,17 +238,21 @@ def ablations(
     temperatures: Sequence[float] = TEMPERATURES,
     icsd_weight_factors: Sequence[float] = ICSD_WEIGHT_FACTORS,
 ) -> list[LabelledRun]:
-    """The ResNet-18 student's ablations, the components over every seed and the others over the
-    profile's first ``detail_seeds``, with the ResNet-18 weights of ``weights``
+    """The ResNet-18 student's ablations, the components and the ICSD variants over every seed and
+    the others over the profile's first ``detail_seeds``, with the ResNet-18 weights of ``weights``
     (:func:`chosen_weights`; ICSD + KD uses AICSD's):
 
     - ``components``: ICSD alone, KD alone, ICSD + KD with fixed weights, ICSD + KD under ALW (AICSD);
     - ``alw``: AICSD with ALW per epoch (the released form) and per optimiser step;
-    - ``variant``: AICSD with the paper's ICSD vs the released code's arithmetic (its own default weight);
-    - ``temperature``: AICSD at each of ``temperatures`` (shared by ICSD and KD);
+    - ``variant``: AICSD with the paper's ICSD vs the released code's arithmetic, each at the
+      weight the sweep chose for it (:data:`RELEASED_ICSD`; its default when not swept);
+    - ``temperature``: ICSD alone and KD alone at each of ``temperatures``, apart, because KD's
+      loss carries a T^2 factor and ICSD's none (varied together, a temperature would change
+      two things at once);
     - ``icsd_weight``: AICSD with the chosen ICSD weight times each of ``icsd_weight_factors``.
 
-    Rows at the chosen settings are the same runs as the main table's AICSD.
+    Rows at the chosen settings are the same runs as the main table's AICSD (and ICSD alone, KD
+    alone at T = 1 the components' runs).
     """
     place = {"dataset": dataset, "data_root": data_root, "device": device}
     seeds = seeds_of(profile) if seeds is None else tuple(seeds)
@@ -230,7 +261,7 @@ def ablations(
     aicsd = weights.get("aicsd", {})
 
     def run(group: str, label: str, **fields: Any) -> list[LabelledRun]:
-        group_seeds = seeds if group == "components" else detail_seeds
+        group_seeds = seeds if group in ("components", "variant") else detail_seeds
         return [
             LabelledRun(group, label, student_run(profile, backbone=ABLATION_STUDENT, seed=seed, **place, **fields))
             for seed in group_seeds
@@ -247,10 +278,11 @@ def ablations(
         runs += run("alw", f"ALW per {form}", method="aicsd", alw=form, **aicsd)
     runs += [
         *run("variant", "paper ICSD", method="aicsd", **aicsd),
-        *run("variant", "released ICSD", method="aicsd", icsd_variant="official"),
+        *run("variant", "released ICSD", method="aicsd", icsd_variant="official", **weights.get(RELEASED_ICSD, {})),
     ]
-    for temperature in temperatures:
-        runs += run("temperature", f"T = {temperature:g}", method="aicsd", temperature=temperature, **aicsd)
+    for term in ("icsd", "kd"):
+        for temperature in temperatures:
+            runs += run("temperature", f"{term.upper()} alone, T = {temperature:g}", method=term, temperature=temperature, **weights.get(term, {}))
     for factor in icsd_weight_factors:
         runs += run("icsd_weight", f"{factor:g} x {icsd_weight:.3g}", method="aicsd", icsd_weight=icsd_weight * factor)
     return runs

@@ -201,39 +201,50 @@ def weight_sweep_table(sweep: pd.DataFrame, chosen: experiments.StudentWeights) 
     sweep's seeds, and which weight was chosen for that student
     (:func:`aicsd.study.experiments.chosen_weights`)."""
     rows = []
-    for (backbone, method), runs in sweep.groupby(["backbone", "method"], sort=False):
+    tuned = sweep[sweep["method"] != "none"]
+    for (backbone, swept, method), runs in tuned.assign(swept=tuned["label"].map(experiments.sweep_key)).groupby(
+        ["backbone", "swept", "method"], sort=False
+    ):
         key = f"{experiments.swept_term(method)}_weight"
         for weight, part in runs.groupby(key):
             rows.append(
                 {
                     "student": paper.STUDENTS[backbone],
-                    "method": paper.METHOD_LABELS.get(method, method).removeprefix("+ "),
+                    "method": paper.METHOD_LABELS.get(swept, swept).removeprefix("+ "),
                     "weight": f"{key.removesuffix('_weight')} {weight:.4g}",
                     "val mIoU": mean_std_text(100 * part["val_miou"].mean(), 100 * part["val_miou"].std(ddof=1)),
-                    "seeds": len(part),
-                    "chosen": "yes" if chosen.get(backbone, {}).get(method, {}).get(key) == weight else "",
+                    "seeds": ", ".join(str(seed) for seed in sorted(part["seed"])),
+                    "chosen": "yes" if chosen.get(backbone, {}).get(swept, {}).get(key) == weight else "",
                 }
             )
     return display.table(pd.DataFrame(rows))
 
 
 def claims_view(claims: pd.DataFrame) -> pd.DataFrame:
-    """The claims ledger for reading: gain and its interval in mIoU points (fractions x 100) or, for
-    other metrics, in their own units with three significant digits; n seeds; verdict."""
+    """The claims ledger for reading: gain, its raw 95 % interval and the gain Holm's strictest step
+    would call supported in mIoU points (fractions x 100) or, for other metrics, in their own units
+    with three significant digits; the raw and Holm-adjusted p-values; n seeds; the verdict after
+    the adjustment and the raw one (:func:`aicsd.study.claims.claims_table`)."""
 
     def text(value: float, metric: str) -> str:
         return f"{100 * value:+.2f}" if metric in METRICS else f"{value:+.3g}"
 
+    def p_text(value: float) -> str:
+        return "n/a" if pd.isna(value) else f"{value:.2g}" if value >= 0.001 else "< 0.001"
+
+    metrics = claims["metric"]
     return pd.DataFrame(
         {
             "claim": claims["claim"],
-            "metric": [METRICS.get(m, m.replace("_", " ")) for m in claims["metric"]],
-            "paired gain": [text(g, m) for g, m in zip(claims["gain"], claims["metric"], strict=True)],
-            "95 % interval": [
-                f"[{text(lo, m)}, {text(hi, m)}]" for lo, hi, m in zip(claims["ci_low"], claims["ci_high"], claims["metric"], strict=True)
-            ],
+            "metric": [METRICS.get(m, m.replace("_", " ")) for m in metrics],
+            "paired gain": [text(g, m) for g, m in zip(claims["gain"], metrics, strict=True)],
+            "95 % interval": [f"[{text(lo, m)}, {text(hi, m)}]" for lo, hi, m in zip(claims["ci_low"], claims["ci_high"], metrics, strict=True)],
+            "p": [p_text(v) for v in claims["p_value"]],
+            "p (Holm)": [p_text(v) for v in claims["p_holm"]],
+            "detectable": [text(abs(d), m).lstrip("+") if pd.notna(d) else "n/a" for d, m in zip(claims["detectable_gain"], metrics, strict=True)],
             "seeds": claims["n"],
             "verdict": claims["verdict"],
+            "raw verdict": claims["raw_verdict"],
         }
     )
 
@@ -334,16 +345,12 @@ def paper_runs(folder: Path = BENCHMARK_RESULTS) -> tuple[pd.DataFrame, dict[str
     return pd.DataFrame(rows), curves
 
 
-def sweep_beside_plain(results: pd.DataFrame, sweep: pd.DataFrame, backbone: str, methods: list[str]) -> pd.DataFrame:
-    """The sweep runs (collected :func:`aicsd.study.experiments.weight_sweep`) of ``methods`` on
-    ``backbone``, after the plain runs of ``results`` (a collected main table) of that backbone and
-    the sweep's seeds (label ``"none"``): the rows :func:`collapse_view` compares. The sweep is read
-    on ``val`` (``collect(..., test=False)``), so the plain runs are too: their reported columns
-    (``split``, ``miou``, ``per_class_iou``) become their final val ones."""
-    swept = sweep[(sweep["backbone"] == backbone) & sweep["method"].isin(methods)]
-    plain = results[(results["backbone"] == backbone) & (results["method"] == "none") & results["seed"].isin(swept["seed"].unique())]
-    on_val = plain.assign(label="none", split=plain["val_split"], miou=plain["val_miou"], per_class_iou=plain["val_per_class_iou"])
-    return pd.concat([on_val, swept], ignore_index=True)
+def sweep_beside_plain(sweep: pd.DataFrame, backbone: str, methods: list[str]) -> pd.DataFrame:
+    """The sweep runs (collected :func:`aicsd.study.experiments.weight_sweep`, read on ``val``) of
+    ``methods`` on ``backbone``, after that backbone's plain runs at the tuning seeds (label
+    ``"none"``): the rows :func:`collapse_view` compares."""
+    mine = sweep[sweep["backbone"] == backbone]
+    return pd.concat([mine[mine["method"] == "none"], mine[mine["method"].isin(methods)]], ignore_index=True)
 
 
 def collapse_view(probed: pd.DataFrame) -> pd.DataFrame:

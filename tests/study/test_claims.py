@@ -5,7 +5,7 @@ import math
 import pandas as pd
 import pytest
 
-from aicsd.study.claims import Claim, claims_table, paired_gain, paper_claims
+from aicsd.study.claims import Claim, claims_table, mechanism_claims, paired_gain, paper_claims
 
 
 def _runs() -> pd.DataFrame:
@@ -62,6 +62,74 @@ def test_paper_claims_cover_the_ledger():
                      "AICSD > CWD (ResNet-18)", "AICSD > DIST (ResNet-18)", "ICSD alone > student (ResNet-18)"):
         assert expected in texts
     assert any(text.startswith("ALW helps") for text in texts)
-    assert any(text.startswith("ALW per step > ALW per epoch") for text in texts)
     assert any(text.startswith("paper's ICSD") for text in texts)
-    assert any("ICS matrices" in text for text in texts)
+    assert any("ICS matrices" in claim.text for claim in mechanism_claims("resnet18"))
+
+
+def test_holm_matches_statsmodels_on_fixed_and_random_families():
+    multitest = pytest.importorskip("statsmodels.stats.multitest", reason="statsmodels is the reference for Holm's adjustment")
+    import numpy as np
+
+    from aicsd.study.claims import holm
+
+    fixed = [0.01, 0.04, 0.03, 0.005, 0.2, 0.0001]
+    np.testing.assert_allclose(holm(fixed), multitest.multipletests(fixed, method="holm")[1])
+    rng = np.random.default_rng(0)
+    for size in (1, 2, 7, 15):
+        p = rng.uniform(0, 0.2, size)
+        np.testing.assert_allclose(holm(p), multitest.multipletests(p, method="holm")[1])
+    with_missing = holm([0.01, float("nan"), 0.02])
+    assert math.isnan(with_missing[1])
+    np.testing.assert_allclose(with_missing[[0, 2]], multitest.multipletests([0.01, 0.02], method="holm")[1])
+
+
+def _family(gains_by_claim: dict[str, list[float]]) -> tuple[pd.DataFrame, list[Claim]]:
+    rows, claims = [], []
+    for name, gains in gains_by_claim.items():
+        for seed, gain in enumerate(gains):
+            rows.append({"method": f"{name}-t", "seed": seed, "miou": 0.5 + gain})
+            rows.append({"method": f"{name}-c", "seed": seed, "miou": 0.5})
+        claims.append(Claim(name, {"method": f"{name}-t"}, {"method": f"{name}-c"}))
+    return pd.DataFrame(rows), claims
+
+
+def test_the_verdict_is_taken_after_holm_and_the_raw_one_kept():
+    # one clear gain, one that clears 95 % alone but not after the adjustment, three nulls
+    runs, claims = _family(
+        {
+            "clear": [0.10, 0.11, 0.10, 0.12, 0.11],
+            "marginal": [0.01, 0.03, 0.00, 0.02, 0.035],
+            "null1": [0.01, -0.01, 0.02, -0.02, 0.0],
+            "null2": [-0.01, 0.01, 0.0, 0.01, -0.01],
+            "null3": [0.02, -0.02, 0.01, -0.01, 0.0],
+        }
+    )
+    table = claims_table(runs, claims).set_index("claim")
+    assert table.loc["marginal", "raw_verdict"] == "supported"
+    assert table.loc["marginal", "p_value"] < 0.05 < table.loc["marginal", "p_holm"]
+    assert table.loc["marginal", "verdict"] == "inconclusive"
+    assert table.loc["clear", "verdict"] == "supported"
+    assert (table["p_holm"] >= table["p_value"]).all()
+    alone = claims_table(runs, claims, family=False).set_index("claim")
+    assert alone.loc["marginal", "verdict"] == "supported"
+    assert (alone["p_holm"] == alone["p_value"]).all()
+
+
+def test_detectable_gain_is_the_gain_holms_strictest_step_calls_supported():
+    from scipy import stats
+
+    runs, claims = _family({"a": [0.02, 0.05, 0.01, 0.04], "b": [0.0, 0.01, -0.01, 0.02], "c": [0.03, 0.03, 0.02, 0.05]})
+    table = claims_table(runs, claims).set_index("claim")
+    sd = pd.Series([0.02, 0.05, 0.01, 0.04]).std(ddof=1)
+    expected = stats.t.ppf(1 - 0.05 / (2 * 3), 3) * sd / math.sqrt(4)
+    assert table.loc["a", "detectable_gain"] == pytest.approx(expected)
+    # a claim whose mean gain equals its detectable gain has a Holm-adjusted p of exactly 0.05 at that step
+    shifted = [d - 0.03 + expected for d in [0.02, 0.05, 0.01, 0.04]]
+    p = stats.ttest_1samp(shifted, 0.0).pvalue
+    assert 3 * p == pytest.approx(0.05)
+
+
+def test_aicsd_over_icsd_alone_is_a_claim_and_alw_form_is_not():
+    texts = [claim.text for claim in paper_claims(["resnet18", "mobilenet_v2"], "resnet18")]
+    assert "AICSD > ICSD alone (ResNet-18)" in texts
+    assert not any(text.startswith("ALW per step") for text in texts)

@@ -106,8 +106,12 @@ def test_claims_view_formats_points_and_intervals():
             "gain": [0.0123, 0.00123],
             "ci_low": [0.001, 0.0005],
             "ci_high": [0.02, 0.002],
+            "p_value": [0.012, 0.0004],
+            "p_holm": [0.024, 0.0008],
+            "detectable_gain": [0.015, 0.001],
             "n": [5, 5],
             "verdict": ["supported", "supported"],
+            "raw_verdict": ["supported", "supported"],
         }
     )
     view = tables.claims_view(claims)
@@ -116,9 +120,14 @@ def test_claims_view_formats_points_and_intervals():
         "metric": "mIoU",
         "paired gain": "+1.23",
         "95 % interval": "[+0.10, +2.00]",
+        "p": "0.012",
+        "p (Holm)": "0.024",
+        "detectable": "1.50",
         "seeds": 5,
         "verdict": "supported",
+        "raw verdict": "supported",
     }
+    assert view.iloc[1]["p"] == "< 0.001"
     assert view.iloc[1]["paired gain"] == "+0.00123" and view.iloc[1]["metric"] == "ics distance"
 
 
@@ -155,6 +164,8 @@ def test_weight_sweep_table_marks_each_students_own_choice():
         {
             "backbone": ["resnet18", "resnet18", "mobilenet_v2", "mobilenet_v2"],
             "method": ["sp"] * 4,
+            "label": ["sp x1", "sp x4"] * 2,
+            "seed": [100] * 4,
             "sp_weight": [750.0, 3000.0, 750.0, 3000.0],
             "val_miou": [0.20, 0.30, 0.15, 0.05],
         }
@@ -164,7 +175,7 @@ def test_weight_sweep_table_marks_each_students_own_choice():
     assert list(frame["student"]) == ["S1: ResNet-18", "S1: ResNet-18", "S2: MobileNetV2", "S2: MobileNetV2"]
     assert list(frame["weight"]) == ["sp 750", "sp 3000", "sp 750", "sp 3000"]
     assert list(frame["chosen"]) == ["", "yes", "yes", ""]
-    assert list(frame["seeds"]) == ["1", "1", "1", "1"]
+    assert list(frame["seeds"]) == ["100"] * 4
 
 
 def test_first_step_gradient_view_puts_both_students_side_by_side():
@@ -216,35 +227,18 @@ def test_cpu_options_benchmark_reads_the_newest_record_in_milliseconds(tmp_path)
     assert list(table["option / as is"]) == pytest.approx([0.5, 1.1]) and record["date"].startswith("2026-11-26")
 
 
-def test_sweep_beside_plain_takes_the_plain_runs_of_the_sweeps_seeds_first_read_on_val():
-    results = pd.DataFrame(
-        {
-            "backbone": ["mobilenet_v2", "mobilenet_v2", "mobilenet_v2", "resnet18", "mobilenet_v2"],
-            "method": ["none", "none", "none", "none", "sp"],
-            "seed": [0, 1, 2, 0, 0],
-            "label": ["none", "none", "none", "none", "sp"],
-            "split": ["test"] * 5,
-            "miou": [0.5, 0.6, 0.7, 0.8, 0.9],
-            "per_class_iou": [[0.5]] * 5,
-            "val_split": ["val"] * 5,
-            "val_miou": [0.1, 0.2, 0.3, 0.4, 0.5],
-            "val_per_class_iou": [[0.1]] * 5,
-        }
-    )
+def test_sweep_beside_plain_puts_the_sweeps_own_plain_runs_first():
     sweep = pd.DataFrame(
         {
-            "backbone": ["mobilenet_v2", "mobilenet_v2", "mobilenet_v2", "resnet18"],
-            "method": ["sp", "sp", "kd", "sp"],
-            "seed": [0, 1, 0, 0],
-            "label": ["sp x1", "sp x1", "kd x1", "sp x1"],
+            "backbone": ["mobilenet_v2", "mobilenet_v2", "mobilenet_v2", "resnet18", "mobilenet_v2", "resnet18"],
+            "method": ["sp", "sp", "kd", "sp", "none", "none"],
+            "seed": [100, 101, 100, 100, 100, 100],
+            "label": ["sp x1", "sp x4", "kd x1", "sp x1", "none", "none"],
         }
     )
-    probed = tables.sweep_beside_plain(results, sweep, "mobilenet_v2", ["sp"])
-    assert list(zip(probed["label"], probed["seed"])) == [("none", 0), ("none", 1), ("sp x1", 0), ("sp x1", 1)]
+    probed = tables.sweep_beside_plain(sweep, "mobilenet_v2", ["sp"])
+    assert list(zip(probed["label"], probed["seed"])) == [("none", 100), ("sp x1", 100), ("sp x4", 101)]
     assert set(probed["backbone"]) == {"mobilenet_v2"}
-    plain = probed[probed["label"] == "none"]
-    assert list(plain["split"]) == ["val", "val"] and list(plain["miou"]) == [0.1, 0.2]
-    assert list(plain["per_class_iou"]) == [[0.1], [0.1]]
 
 
 def test_main_results_adds_the_parameter_columns_on_teacher_and_plain_rows():
