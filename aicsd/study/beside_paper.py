@@ -176,7 +176,7 @@ def parameter_counts(profile: str, dataset: str, reference: tuple[str, str] = ("
         rows.append(
             {
                 "role": role,
-                "backbone": counts[profile][0],
+                "backbone": counts[profile][0] if counts[profile][0] == counts[reference[0]][0] else f"{counts[reference[0]][0]} ({reference[0]}) / {counts[profile][0]} ({profile})",
                 f"{reference[0]} width (M)": counts[reference[0]][1],
                 f"{profile} width (M)": counts[profile][1],
             }
@@ -258,7 +258,8 @@ def _per_class(values: object, num_classes: int) -> np.ndarray:
 
 
 def _network_label(backbone: str, method: str) -> str:
-    return f"{_name(backbone)} {paper.METHOD_LABELS.get(method, method).replace('Student', 'student')}"
+    label = paper.METHOD_LABELS.get(method, method).replace("Student", "student").removesuffix(" (beyond the paper)")
+    return f"{_name(backbone)} {label}"
 
 
 def per_class_iou(results: pd.DataFrame, teacher_iou: Sequence[float | None], class_names: Sequence[str]) -> pd.DataFrame:

@@ -68,7 +68,8 @@ def test_parameter_counts_are_those_of_the_built_models():
         assert counts.loc[role, "paper width (M)"] == pytest.approx(millions, abs=0.1)
     student = build_segmenter("mobilenet_v2", smoke.num_classes, width_multiplier=smoke.width_multiplier)
     assert counts.loc["mobilenet_v2", "smoke width (M)"] == pytest.approx(sum(p.numel() for p in student.parameters()) / 1e6)
-    assert counts.loc["teacher", "backbone"] == smoke.teacher_backbone
+    assert counts.loc["teacher", "backbone"] == f"resnet101 (paper) / {smoke.teacher_backbone} (smoke)"
+    assert counts.loc["resnet18", "backbone"] == "resnet18"
     teacher = build_segmenter(smoke.teacher_backbone, smoke.num_classes, width_multiplier=smoke.teacher_width_multiplier)
     assert counts.loc["teacher", "smoke width (M)"] == pytest.approx(sum(p.numel() for p in teacher.parameters()) / 1e6)
 
