@@ -27,6 +27,8 @@ from typing import Any
 from aicsd.data import DEFAULT_SYNTHETIC_ROOT, make_synthetic
 from aicsd.data import dataset_splits
 from aicsd.engine import PROFILES, RunConfig, distill, load_profile, runstore, train_teacher
+from aicsd.engine.checkpoint import strict_json
+from aicsd.engine.distributed import DEVICES, check_device
 from aicsd.engine.evaluation import record_evaluation
 from aicsd.errors import UserError
 from aicsd.losses import METHODS, override_names
@@ -116,7 +118,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser, *, student: bool) -> Non
     parser.add_argument("--epochs", type=int)
     parser.add_argument("--batch-size", type=int, help="global batch size (split over DDP processes)")
     parser.add_argument("--lr", type=float, help="backbone learning rate (head: x head_lr_multiplier)")
-    parser.add_argument("--device", help="auto (default), cpu, cuda, cuda:1 ...")
+    parser.add_argument("--device", help=f"{DEVICES} (default: auto)")
     parser.add_argument("--output-dir", help="run store (default: <repo>/runs)")
     parser.add_argument("--num-workers", type=int)
     if student:
@@ -178,7 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
         "full: original resolution (default: the run's)",
     )
     evaluate.add_argument("--eval-size", type=int, help="shorter side for --eval-mode released (default: the run's)")
-    evaluate.add_argument("--device", default="auto")
+    evaluate.add_argument("--device", default="auto", help=f"{DEVICES} (default: auto)")
 
     runs = commands.add_parser("runs", help="table of finished runs (mean, std, n over seeds)")
     runs.add_argument("--root", help="run store (default: <repo>/runs)")
@@ -215,7 +217,9 @@ def _run_config(args: argparse.Namespace, kind: str) -> RunConfig:
         overrides["quiet"] = True
     if kind == "student" and args.teacher_run is not None:
         overrides.update(_teacher_run_fields(args.teacher_run, overrides))
-    return load_profile(args.profile, kind=kind, **overrides)
+    cfg = load_profile(args.profile, kind=kind, **overrides)
+    check_device(cfg.device)  # before a finished run's result is returned whatever the device
+    return cfg
 
 
 def _teacher_run_fields(run: str, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -233,7 +237,7 @@ def _teacher_run_fields(run: str, overrides: dict[str, Any]) -> dict[str, Any]:
 
 
 def _print_json(obj: Any) -> None:
-    print(json.dumps(obj, indent=2, sort_keys=True))
+    print(json.dumps(strict_json(obj), indent=2, sort_keys=True, allow_nan=False))
 
 
 def _summary(result: dict[str, Any]) -> dict[str, Any]:
@@ -276,6 +280,7 @@ def _evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     """``evaluate``: score a run, store the result in its folder, print it (JSON) and where it went."""
     if args.eval_mode == "full" and args.eval_size is not None:
         parser.error("--eval-size sets the shorter side of --eval-mode released; full mode scores the original resolution")
+    check_device(args.device)
     folder = runstore.find_run(args.run, args.root or RUNS_ROOT)
     dataset = runstore.read_config(folder).dataset
     if args.split is not None and args.split not in dataset_splits(dataset):

@@ -1,15 +1,33 @@
-"""Where the checkout's folders are: one definition, imported by every module that needs one."""
+"""Where the checkout's folders are: one definition, imported by every module that needs one.
+
+The run store and the data folder default to ``runs/`` and ``data/`` of the checkout; the
+environment variables :data:`RUNS_ENV` and :data:`DATA_ENV` move them (read once, when
+:mod:`aicsd` is imported, so a notebook's kernel started with them set uses them too). The tests
+set both to a folder of their own (``tests/conftest.py``) and never touch the checkout's.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 """The checkout holding ``aicsd/``: relative data roots and the run store default to it."""
-DATA_ROOT = REPO_ROOT / "data"
-"""Default parent of the dataset folders (``data/<dataset>``)."""
-RUNS_ROOT = REPO_ROOT / "runs"
-"""Default run store."""
+RUNS_ENV = "AICSD_RUNS"
+"""Environment variable naming another default run store than ``runs/``."""
+DATA_ENV = "AICSD_DATA"
+"""Environment variable naming another default parent of the dataset folders than ``data/``."""
+
+
+def _from_environment(variable: str, default: Path) -> Path:
+    value = os.environ.get(variable, "").strip()
+    return Path(value).expanduser().resolve() if value else default
+
+
+DATA_ROOT = _from_environment(DATA_ENV, REPO_ROOT / "data")
+"""Default parent of the dataset folders (``data/<dataset>``, or ``$AICSD_DATA/<dataset>``)."""
+RUNS_ROOT = _from_environment(RUNS_ENV, REPO_ROOT / "runs")
+"""Default run store (``runs/``, or ``$AICSD_RUNS``)."""
 BENCHMARK_RESULTS = REPO_ROOT / "benchmarks" / "results"
 """The committed benchmark and reproduction records."""
 NOTEBOOKS = REPO_ROOT / "notebooks"

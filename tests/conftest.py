@@ -1,4 +1,13 @@
-"""Notebooks under test run the smoke profile.
+"""The tests use a run store and a data folder of their own; notebooks under test run the smoke profile.
+
+``AICSD_RUNS`` and ``AICSD_DATA`` (:mod:`aicsd.paths`) are set here, before any test module imports
+:mod:`aicsd`, to ``runs/`` and ``data/`` of a temporary folder removed at the end of the session:
+``make test`` never writes into the checkout's ``runs/`` or ``data/`` (a finished or running ``make
+reproduce`` there is left alone), and a notebook's kernel inherits both. Every default run store and
+data root (``RunConfig``, ``load_profile``, the command line, the generated dataset's default root)
+is read from them.
+
+Notebooks under test run the smoke profile.
 
 The stored notebooks default to the profile of ``make reproduce`` (``cpu``), so that a chapter
 opened in JupyterLab after ``make reproduce`` reuses its runs. ``make test`` executes them with nbval
@@ -9,7 +18,21 @@ without a ``parameters`` cell fails the test run rather than train the cpu profi
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
 import pytest
+
+_FOLDER = Path(tempfile.mkdtemp(prefix="aicsd-tests-"))
+os.environ["AICSD_RUNS"] = str(_FOLDER / "runs")
+os.environ["AICSD_DATA"] = str(_FOLDER / "data")
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(_FOLDER, ignore_errors=True)
+
 
 TEST_PARAMETERS = {"profile": "smoke"}
 

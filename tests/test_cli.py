@@ -293,3 +293,77 @@ def test_progress_written_to_a_log_is_a_few_lines(tmp_path):
     assert completed.returncode == 0, completed.stderr
     assert "teacher-none-resnet18" in completed.stderr and "epoch 1/3" not in completed.stderr  # no step bars
     assert completed.stderr.count("\r") <= 10, completed.stderr
+
+
+def test_an_unknown_device_is_one_line_naming_the_valid_ones_and_exit_2(tiny_data, teacher_run, tmp_path, capsys):
+    common = ["--profile", "smoke", "--data-root", str(tiny_data), "--output-dir", str(tmp_path), "--quiet"]
+    for argv in (["train-teacher", *common], ["distill", *common, "--method", "kd"], ["evaluate", str(teacher_run)]):
+        capsys.readouterr()
+        assert main([*argv, "--device", "nosuch"]) == 2
+        _one_line_error(capsys, "unknown device 'nosuch'; valid: auto, cpu, cuda or cuda:N")
+    # a finished run is not returned as done under a device that does not exist
+    argv = ["train-teacher", *_common(tiny_data, teacher_run.parent)]
+    assert main([*argv[: argv.index("--device")], "--device", "nosuch"]) == 2
+    _one_line_error(capsys, "unknown device 'nosuch'")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_finished_run_with_a_corrupt_config_is_named_by_its_training_command(tiny_data, teacher_run, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    run = Path(shutil.copytree(teacher_run, runs / teacher_run.name))
+    (run / "config.json").write_text('{"kind": "teacher", "epo')
+    capsys.readouterr()
+    assert main(["train-teacher", *_common(tiny_data, runs)]) == 2
+    _one_line_error(capsys, f"{run / 'config.json'} is corrupt", f"delete the run folder {run}")
+    assert (run / "config.json").read_text() == '{"kind": "teacher", "epo'  # named, not rewritten behind the user's back
+
+
+def test_a_missing_generated_dataset_at_another_root_is_not_generated(tmp_path, capsys):
+    typo = tmp_path / "some" / "typo"
+    assert main(["train-teacher", *_common(typo, tmp_path / "runs")]) == 2
+    _one_line_error(capsys, f"no generated dataset at {typo}", f"python -m aicsd make-synthetic --root {typo}")
+    assert not (tmp_path / "some").exists()
+    assert not (tmp_path / "runs").exists() or list((tmp_path / "runs").iterdir()) == []
+
+
+@pytest.mark.parametrize("size", ["0", "-5"])
+def test_an_eval_size_below_one_is_refused(teacher_run, tmp_path, size, capsys):
+    run = Path(shutil.copytree(teacher_run, tmp_path / teacher_run.name))
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--eval-size", size, "--device", "cpu"]) == 2
+    _one_line_error(capsys, f"eval_size must be a finite number > 0, got {size}")
+    assert not (run / "evaluations").exists()
+
+
+class _RunsCode:
+    """A pickle that runs code when loaded without ``weights_only``: it would create ``marker``."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+def test_a_checkpoint_holding_code_is_refused_with_our_message(teacher_run, tmp_path, capsys):
+    import torch
+
+    run = Path(shutil.copytree(teacher_run, tmp_path / "runs" / teacher_run.name))
+    marker = tmp_path / "the pickle ran"
+    torch.save({"model": _RunsCode(marker), "epoch": 0}, run / "checkpoint.pt")
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--device", "cpu"]) == 2
+    err = _one_line_error(capsys, f"{run / 'checkpoint.pt'} is not a checkpoint saved by aicsd training", "never loaded", f"delete the run folder {run}")
+    assert "\x1b" not in err and "trust" not in err and "weights_only" not in err
+    assert not marker.exists()
+
+
+def test_printed_results_are_strict_json(teacher_run, tmp_path, capsys):
+    run = Path(shutil.copytree(teacher_run, tmp_path / teacher_run.name))
+    capsys.readouterr()
+    assert main(["evaluate", str(run), "--device", "cpu"]) == 0
+    record = json.loads(capsys.readouterr().out, parse_constant=lambda name: pytest.fail(f"bare {name} printed"))
+    assert set(record["per_class_iou"].values()) - {None} and all(v is None or 0 <= v <= 1 for v in record["per_class_iou"].values())
+    stored = (run / "evaluations").glob("*.json")
+    for path in [*stored, run / "result.json"]:
+        json.loads(path.read_text(), parse_constant=lambda name: pytest.fail(f"bare {name} in {path}"))

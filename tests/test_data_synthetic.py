@@ -229,3 +229,17 @@ def test_an_existing_dataset_is_never_regenerated_implicitly(tmp_path: Path) -> 
     assert json.loads((tmp_path / "VOCdevkit/VOC2012/SYNTHETIC.json").read_text())["seed"] == 7
     with pytest.raises(FileNotFoundError, match=r"train.txt is missing; regenerate .*--seed 7"):
         synthetic.synthetic_description(tmp_path, ("train",))
+
+
+def test_training_generates_the_default_root_only(tmp_path: Path, monkeypatch) -> None:
+    small = dict(seed=0, num_train=2, num_val=1, num_test=1, image_size=(32, 40))
+    monkeypatch.setattr(synthetic, "DEFAULT_PARAMETERS", small)
+    monkeypatch.setattr(synthetic, "DEFAULT_SYNTHETIC_ROOT", tmp_path / "default")
+    typo = tmp_path / "typo" / "synthetic"
+    with pytest.raises(FileNotFoundError, match=rf"no generated dataset at {typo}; .*make-synthetic --root {typo}"):
+        synthetic.generate_for_training(typo)
+    assert not (tmp_path / "typo").exists()
+    assert synthetic.generate_for_training(tmp_path / "default")  # the default root is generated on first use
+    assert not synthetic.generate_for_training(tmp_path / "default")
+    make_synthetic(typo, **small)  # generated when asked
+    assert not synthetic.generate_for_training(typo)

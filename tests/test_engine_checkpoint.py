@@ -54,10 +54,27 @@ def test_interrupted_checkpoint_keeps_the_old_checkpoint(tmp_path, monkeypatch):
     assert state["epoch"] == 1 and torch.equal(state["model"]["w"], torch.ones(3))
 
 
-def test_atomic_json_round_trip(tmp_path):
-    atomic_write_json(tmp_path / "a" / "result.json", {"miou": 0.5, "per_class": [1.0, float("nan")]})
-    loaded = json.loads((tmp_path / "a" / "result.json").read_text())
-    assert loaded["miou"] == 0.5 and np.isnan(loaded["per_class"][1])
+def test_atomic_json_is_strict_json_with_null_for_nan(tmp_path):
+    atomic_write_json(tmp_path / "a" / "result.json", {"miou": 0.5, "per_class": [1.0, float("nan")], "x": (float("inf"),)})
+    text = (tmp_path / "a" / "result.json").read_text()
+    loaded = json.loads(text, parse_constant=lambda name: pytest.fail(f"bare {name}"))
+    assert loaded == {"miou": 0.5, "per_class": [1.0, None], "x": [None]}
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (print, ("this ran",))
+
+
+def test_a_checkpoint_holding_code_is_refused_without_torchs_advice(tmp_path):
+    path = tmp_path / "c.pt"
+    torch.save({"model": _RunsCode(), "epoch": 0}, path)
+    with pytest.raises(CorruptFileError, match=f"{path} is not a checkpoint saved by aicsd training: .*never loaded") as error:
+        load_checkpoint(path)
+    assert "\x1b" not in str(error.value) and "weights_only" not in str(error.value) and "trusted" not in str(error.value)
+    path.write_bytes(b"garbage")
+    with pytest.raises(CorruptFileError, match=rf"{path} is not a readable checkpoint \(not a file written by torch.save\)$"):
+        load_checkpoint(path)
 
 
 def test_checkpoint_loads_with_weights_only_and_holds_training_state(tmp_path):

@@ -303,6 +303,15 @@ def test_a_garbled_json_file_is_named_with_what_to_do(finished, tmp_path, name, 
     assert error.value.path == path
 
 
+def test_a_finished_run_with_a_corrupt_config_is_named_not_reported_done(finished, tmp_path):
+    cfg = _copy(finished, tmp_path)
+    path = run_dir(cfg) / "config.json"
+    path.write_text('{"kind": "teach')
+    with pytest.raises(CorruptFileError, match=rf"{path} is corrupt .*; delete the run folder {run_dir(cfg)}"):
+        train_teacher(cfg)
+    assert path.read_text() == '{"kind": "teach'
+
+
 def test_a_garbled_result_is_computed_again_from_the_checkpoint(finished, tmp_path):
     cfg = _copy(finished, tmp_path)
     stored = runstore.read_result(run_dir(cfg))

@@ -81,3 +81,42 @@ def test_summarise_names_missing_columns(tmp_path):
 def test_load_runs_of_a_missing_store(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_runs(tmp_path / "nothing")
+
+
+def _strict(text):
+    """Parse ``text`` as a strict JSON parser (jq, JavaScript) does: a bare NaN or Infinity fails."""
+    import json
+
+    return json.loads(text, parse_constant=lambda name: pytest.fail(f"bare {name} in {text[:200]!r}"))
+
+
+def test_store_files_are_strict_json_and_their_nans_read_back(tmp_path):
+    cfg = load_profile("smoke", method="kd", output_dir=str(tmp_path))
+    _finish(cfg, 0.5, 0.6)
+    directory = run_dir(cfg)
+    stored = _strict((directory / runstore.RESULT).read_text())
+    assert stored["final"]["per_class_iou"] == [0.5, None]
+    result = runstore.read_result(directory)
+    assert result["final"]["per_class_iou"][0] == 0.5 and math.isnan(result["final"]["per_class_iou"][1])
+    record = {"epoch": 0, "lr": 0.01, "val_miou": math.nan, "val_per_class_iou": [0.25, math.nan], "train_loss": 1.0}
+    runstore.append_metrics(directory, record)
+    runstore.append_metrics(directory, {**record, "epoch": 1})
+    lines = (directory / runstore.METRICS).read_text().splitlines()
+    assert [_strict(line)["val_per_class_iou"] for line in lines] == [[0.25, None]] * 2
+    (read,) = runstore.read_metrics(directory)[:1]
+    assert math.isnan(read["val_miou"]) and math.isnan(read["val_per_class_iou"][1]) and read["train_loss"] == 1.0
+    runstore.truncate_metrics(directory, 1)
+    (line,) = (directory / runstore.METRICS).read_text().splitlines()
+    assert _strict(line)["val_miou"] is None
+
+
+def test_files_written_with_a_bare_nan_still_read(tmp_path):
+    cfg = load_profile("smoke", method="kd", output_dir=str(tmp_path))
+    _finish(cfg, 0.5, 0.6)
+    directory = run_dir(cfg)
+    path = directory / runstore.RESULT
+    path.write_text(path.read_text().replace("null", "NaN"))  # as written before the files were strict
+    (directory / runstore.METRICS).write_text('{"epoch": 0, "val_per_class_iou": [NaN, 0.5]}\n')
+    assert math.isnan(runstore.read_result(directory)["final"]["per_class_iou"][1])
+    assert math.isnan(runstore.read_metrics(directory)[0]["val_per_class_iou"][0])
+    assert load_runs(tmp_path)["val_miou"].tolist() == [0.5]

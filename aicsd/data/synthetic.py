@@ -245,6 +245,21 @@ def generate_if_absent(root: str | Path) -> bool:
     return True
 
 
+def generate_for_training(root: str | Path) -> bool:
+    """Training's call before it reads the generated dataset at ``root``: :func:`generate_if_absent`
+    at the default root (:data:`DEFAULT_SYNTHETIC_ROOT`, generated on first use); anywhere else a
+    folder without a dataset is a FileNotFoundError saying how to generate one there (a mistyped
+    ``--data-root`` is reported, never filled with 13 MB of generated images). Returns whether it generated."""
+    root = Path(root)
+    if not (root / "VOCdevkit").exists() and root.resolve() != DEFAULT_SYNTHETIC_ROOT.resolve():
+        raise FileNotFoundError(
+            f"synthetic: no generated dataset at {root}; generate it there with "
+            f"`python -m aicsd make-synthetic --root {root}`, or leave --data-root out to use {DEFAULT_SYNTHETIC_ROOT} "
+            "(generated on first use)"
+        )
+    return generate_if_absent(root)
+
+
 def synthetic_description(root: str | Path, splits: tuple[str, ...]) -> dict[str, Any]:
     """What identifies the generated dataset under ``root``: generator parameters and split image names.
 

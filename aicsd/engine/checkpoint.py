@@ -4,14 +4,21 @@ A write goes to a temporary file in the target's directory, is flushed and fsync
 over the target with ``os.replace``: a crash at any point leaves either the old file or the new
 one, never a torn file. The new file gets the permissions of any file the process creates
 (``0o666`` less the umask), like ``metrics.jsonl``, which is appended to.
+
+JSON is written strictly (:func:`strict_json`): a NaN (the IoU of a class absent from a split) is
+``null``, so that every JSON parser reads the files; readers map it back to NaN where a number is
+expected (:func:`aicsd.engine.runstore.read_result`), and still read older files with a bare ``NaN``.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import math
 import os
+import pickle
 import random
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +38,7 @@ __all__ = [
     "load_checkpoint",
     "restore_rng_state",
     "save_checkpoint",
+    "strict_json",
 ]
 
 
@@ -85,9 +93,21 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     atomic_write(path, lambda handle: handle.write(data))
 
 
+def strict_json(obj: Any) -> Any:
+    """``obj`` with every float that JSON cannot hold (NaN, +-inf) replaced by ``None`` (``null``),
+    in nested dicts, lists and tuples; ``json.dumps(strict_json(obj), allow_nan=False)`` then succeeds."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: strict_json(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict_json(value) for value in obj]
+    return obj
+
+
 def atomic_write_json(path: str | Path, obj: Any) -> None:
-    """Write ``obj`` as indented JSON (keys sorted) to ``path`` atomically."""
-    text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=True) + "\n"
+    """Write ``obj`` as indented strict JSON (keys sorted, NaN as ``null``: :func:`strict_json`) to ``path`` atomically."""
+    text = json.dumps(strict_json(obj), indent=2, sort_keys=True, allow_nan=False) + "\n"
     atomic_write_bytes(path, text.encode())
 
 
@@ -143,11 +163,16 @@ def save_checkpoint(path: str | Path, **state: Any) -> None:
     atomic_write_bytes(path, buffer.getvalue())
 
 
+_ESCAPES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def load_checkpoint(path: str | Path, map_location: torch.device | str | None = "cpu") -> dict[str, Any]:
     """Load a checkpoint written by :func:`save_checkpoint` with ``weights_only=True``.
 
     Raises FileNotFoundError when ``path`` does not exist and CorruptFileError naming it when it is
-    not a readable checkpoint (truncated, another format, objects ``weights_only`` refuses).
+    not a readable checkpoint (truncated, another format). A file holding objects ``weights_only``
+    refuses (a pickle that could run code) gets a message of ours, never torch's advice on loading
+    it anyway.
     """
     path = Path(path)
     if not path.is_file():
@@ -155,12 +180,28 @@ def load_checkpoint(path: str | Path, map_location: torch.device | str | None = 
     with open(path, "rb") as handle:  # an error opening it (permissions) is not about its content
         try:
             state = torch.load(handle, map_location=map_location, weights_only=True)
-        except Exception as error:  # a bad file: RuntimeError, OSError, EOFError, KeyError, UnpicklingError...
-            reason = str(error).strip().splitlines()[0][:200] if str(error).strip() else type(error).__name__
-            raise CorruptFileError(path, f"{path} is not a readable checkpoint ({reason})") from None
+        except pickle.UnpicklingError as error:
+            text = str(error).lower()
+            if "weights only" not in text:
+                raise CorruptFileError(path, f"{path} is not a readable checkpoint ({_first_line(error)})") from None
+            if "global" not in text:  # not a pickle torch can read at all; torch's text would advise an unsafe load
+                raise CorruptFileError(path, f"{path} is not a readable checkpoint (not a file written by torch.save)") from None
+            raise CorruptFileError(
+                path,
+                f"{path} is not a checkpoint saved by aicsd training: it holds objects other than tensors and plain "
+                "values, which are never loaded (they could run code)",
+            ) from None
+        except Exception as error:  # a bad file: RuntimeError, OSError, EOFError, KeyError...
+            raise CorruptFileError(path, f"{path} is not a readable checkpoint ({_first_line(error)})") from None
     if not isinstance(state, dict):
         raise CorruptFileError(path, f"{path} is not a readable checkpoint (it holds a {type(state).__name__}, not a dict)")
     return state
+
+
+def _first_line(error: BaseException) -> str:
+    """The first line of an error's message (at most 200 characters, terminal escapes removed)."""
+    text = _ESCAPES.sub("", str(error)).strip()
+    return text.splitlines()[0][:200] if text else type(error).__name__
 
 
 def evaluated_weights(state: dict[str, Any]) -> dict[str, Any]:

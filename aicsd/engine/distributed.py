@@ -11,7 +11,12 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistContext", "barrier", "broadcast_object", "distributed_context", "resolve_device"]
+from aicsd.errors import ConfigError
+
+__all__ = ["DEVICES", "DistContext", "barrier", "broadcast_object", "check_device", "distributed_context", "resolve_device"]
+
+DEVICES = "auto, cpu, cuda or cuda:N (a GPU index)"
+"""The devices a run or an evaluation accepts, in words."""
 
 
 @dataclass(frozen=True)
@@ -55,14 +60,33 @@ def distributed_context(device: str = "auto") -> Iterator[DistContext]:
         dist.destroy_process_group()
 
 
+def check_device(name: str) -> None:
+    """Raise ConfigError naming the valid devices unless ``name`` is one of :data:`DEVICES`.
+
+    Only the name is checked; whether CUDA is there is :func:`resolve_device`'s question.
+    """
+    if name == "auto":
+        return
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        device = None
+    if device is None or device.type not in ("cpu", "cuda") or (device.type == "cpu" and device.index):
+        raise ConfigError(f"unknown device {name!r}; valid: {DEVICES}")
+
+
 def resolve_device(name: str, context: DistContext) -> torch.device:
-    """``"auto"`` -> this process's GPU when CUDA is available, else the CPU; ``"cuda"`` -> its GPU."""
+    """``"auto"`` -> this process's GPU when CUDA is available, else the CPU; ``"cuda"`` -> its GPU.
+
+    Raises ConfigError for a name that is not one of :data:`DEVICES` and for CUDA where there is none.
+    """
+    check_device(name)
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(name)
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            raise ValueError(f"device={name!r} but CUDA is not available; use device='cpu' or 'auto'")
+            raise ConfigError(f"device={name!r} but CUDA is not available; use device='cpu' or 'auto'")
         if device.index is None:
             device = torch.device("cuda", context.local_rank)
         torch.cuda.set_device(device)

@@ -74,9 +74,12 @@ def evaluate_run(
     directory = run_dir(run)
     cfg = read_config(directory)
     state = read_checkpoint(directory)
-    split = split or cfg.val_split
-    cfg = dataclasses.replace(
-        cfg, eval_mode=eval_mode or cfg.eval_mode, eval_size=eval_size or cfg.eval_size, data_root=str(data_root or cfg.data_root)
+    split = cfg.val_split if split is None else split
+    cfg = dataclasses.replace(  # validates the protocol: eval_size 0 or -5 is refused, never replaced by the run's
+        cfg,
+        eval_mode=cfg.eval_mode if eval_mode is None else eval_mode,
+        eval_size=cfg.eval_size if eval_size is None else eval_size,
+        data_root=str(cfg.data_root if data_root is None else data_root),
     )
     device_ = resolve_device(device, DistContext())
     model = build_student(cfg, pretrained=False)
@@ -144,7 +147,7 @@ def record_evaluation(
     """
     directory = run_dir(run)
     cfg = read_config(directory)
-    root = Path(data_root or cfg.data_root).resolve()
+    root = Path(cfg.data_root if data_root is None else data_root).resolve()
     metrics = evaluate_run(
         directory, split=split, eval_mode=eval_mode, eval_size=eval_size, data_root=root, device=device, progress=progress
     )

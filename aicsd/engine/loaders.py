@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from aicsd.data import build_dataset
 from aicsd.data.decoded import DecodedImages, with_decoded
-from aicsd.data.synthetic import generate_if_absent
+from aicsd.data.synthetic import generate_for_training
 from aicsd.data.transforms import eval_transforms, pad_collate, train_transforms
 from aicsd.engine.config import RunConfig
 from aicsd.engine.distributed import DistContext, barrier
@@ -59,7 +59,7 @@ def build_datasets(cfg: RunConfig, context: DistContext, decoded: DecodedImages 
 
     if cfg.dataset == "synthetic":
         if context.is_main:
-            generate_if_absent(cfg.data_root)
+            generate_for_training(cfg.data_root)
         barrier(context)
     return build()
 

@@ -15,6 +15,10 @@ Everything that reads a run goes through this module: the trainer, ``python -m a
 which turns a torn or garbled file into a CorruptFileError naming it and saying what to do.
 ``config.json`` also records the data the run used (:func:`aicsd.engine.identity.run_data`).
 
+The JSON files are strict JSON: a NaN metric (the IoU of a class absent from a split) is written
+as ``null`` (:func:`aicsd.engine.checkpoint.strict_json`) and read back as NaN
+(:func:`metrics_with_nan`); files written before, with a bare ``NaN``, read the same.
+
 A process trains a run while holding :func:`run_lock` (``fcntl.flock`` on ``<run>/.lock``): a
 second process on the same run waits, then finds the run finished. The OS releases the lock of a
 process that dies, so a killed run never leaves a stale lock.
@@ -34,7 +38,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from aicsd.engine.checkpoint import atomic_write_bytes, atomic_write_json, load_checkpoint
+from aicsd.engine.checkpoint import atomic_write_bytes, atomic_write_json, load_checkpoint, strict_json
 from aicsd.engine.config import RunConfig
 from aicsd.engine.identity import run_data, run_id
 from aicsd.errors import CorruptFileError
@@ -52,6 +56,7 @@ __all__ = [
     "evaluation_name",
     "find_run",
     "finished_runs",
+    "metrics_with_nan",
     "read_checkpoint",
     "read_config",
     "read_evaluations",
@@ -74,6 +79,39 @@ EVALUATIONS = "evaluations"
 LOCK = ".lock"
 
 Run = RunConfig | str | Path
+
+
+_METRIC_NAMES = ("pixel_accuracy", "mean_class_accuracy", "miou", "fwiou", "train_images_per_s")
+
+
+def _is_metric(key: str) -> bool:
+    return any(key == name or key.endswith(f"_{name}") for name in _METRIC_NAMES)
+
+
+def metrics_with_nan(obj: Any) -> Any:
+    """``obj`` as read from a strict JSON file of the store, with the NaNs its writer turned into
+    ``null`` back as ``float("nan")``: the metrics (``miou``, ``val_miou`` ...) and every entry of a
+    ``per_class_iou`` (list, or dict keyed by class name), in nested dicts and lists."""
+    if isinstance(obj, list):
+        return [metrics_with_nan(value) for value in obj]
+    if not isinstance(obj, dict):
+        return obj
+    restored = {}
+    for key, value in obj.items():
+        if key.endswith("per_class_iou") and isinstance(value, list):
+            value = [float("nan") if item is None else item for item in value]
+        elif key.endswith("per_class_iou") and isinstance(value, dict):
+            value = {name: float("nan") if item is None else item for name, item in value.items()}
+        elif value is None and _is_metric(key):
+            value = float("nan")
+        else:
+            value = metrics_with_nan(value)
+        restored[key] = value
+    return restored
+
+
+def _json_line(record: dict[str, Any]) -> str:
+    return json.dumps(strict_json(record), sort_keys=True, allow_nan=False) + "\n"
 
 
 def run_dir(run: Run) -> Path:
@@ -134,7 +172,7 @@ def read_config(run: Run) -> RunConfig:
 
 def append_metrics(directory: Path, record: dict[str, Any]) -> None:
     """Append one epoch's ``record`` as a JSON line to ``metrics.jsonl`` (one write, fsync'ed)."""
-    line = (json.dumps(record, sort_keys=True) + "\n").encode()
+    line = _json_line(record).encode()
     fd = os.open(directory / METRICS, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
         os.write(fd, line)
@@ -157,7 +195,7 @@ def _parse_metrics(path: Path) -> list[dict[str, Any]]:
                 raise ValueError("not an epoch record")
         except ValueError as error:
             raise ValueError(f"line {number}: {error}") from None
-        records.append(record)
+        records.append(metrics_with_nan(record))
     return records
 
 
@@ -182,7 +220,7 @@ def truncate_metrics(directory: Path, epochs_done: int) -> None:
     if not (directory / METRICS).exists():
         return
     kept = [record for record in read_metrics(directory) if record["epoch"] < epochs_done]
-    text = "".join(json.dumps(record, sort_keys=True) + "\n" for record in kept)
+    text = "".join(_json_line(record) for record in kept)
     atomic_write_bytes(directory / METRICS, text.encode())
 
 
@@ -190,15 +228,24 @@ def _parse_result(path: Path) -> dict[str, Any]:
     result = json.loads(path.read_text())
     if not isinstance(result, dict) or "final" not in result:
         raise ValueError("not a run result")
-    return result
+    return metrics_with_nan(result)
 
 
 def read_result(run: Run) -> dict[str, Any] | None:
-    """The finished run's ``result.json``, or ``None`` when the run has not finished."""
-    path = run_dir(run) / RESULT
+    """The finished run's ``result.json``, or ``None`` when the run has not finished.
+
+    The run's ``config.json`` is read too: a finished run whose config is corrupt raises the
+    CorruptFileError naming it (a rerun of its training command must not report the run as done
+    and leave the file broken for ``runs`` and the book to fail on).
+    """
+    directory = run_dir(run)
+    path = directory / RESULT
     if not path.is_file():
         return None
-    return read_store_file(path, _parse_result)
+    result = read_store_file(path, _parse_result)
+    if (directory / CONFIG).is_file():
+        read_store_file(directory / CONFIG, _parse_config)
+    return result
 
 
 def lacks_test_metrics(cfg: RunConfig, result: dict[str, Any]) -> bool:
@@ -337,7 +384,7 @@ def read_evaluations(run: Run) -> list[dict[str, Any]]:
     """The stored evaluations of a run (:func:`aicsd.engine.evaluation.record_evaluation`), sorted by file name; empty if none."""
     folder = run_dir(run) / EVALUATIONS
     paths = sorted(folder.glob("*.json")) if folder.is_dir() else []
-    return [read_store_file(path, lambda p: json.loads(p.read_text())) for path in paths]
+    return [read_store_file(path, lambda p: metrics_with_nan(json.loads(p.read_text()))) for path in paths]
 
 
 def read_run_data(run: Run) -> dict[str, Any] | None:
