@@ -10,10 +10,12 @@ is read from them.
 Notebooks under test run the smoke profile.
 
 The stored notebooks default to the profile of ``make reproduce`` (``cpu``), so that a chapter
-opened in JupyterLab after ``make reproduce`` reuses its runs. ``make test`` executes them with nbval
-(``pytest tests --nbval-lax notebooks``); here the parameters cell of each notebook is followed by
-the test's values, as papermill injects them, so the notebooks run on the smoke profile. A notebook
-without a ``parameters`` cell fails the test run rather than train the cpu profile.
+opened in JupyterLab after ``make reproduce`` reuses its runs. ``make test`` executes each of them
+once, with ``--profile smoke``, through the driver of ``make reproduce`` (``tests/test_book.py``
+builds the book from them). Run on their own with nbval (``pytest --nbval-lax notebooks``), the
+parameters cell of each notebook is followed here by the test's values, as papermill injects them,
+so they run on the smoke profile too; a notebook without a ``parameters`` cell fails the test run
+rather than train the cpu profile.
 """
 
 from __future__ import annotations

@@ -106,11 +106,10 @@ def _run_folders() -> set[str]:
 def test_a_chapter_executed_again_reuses_its_runs_and_a_changed_parameter_trains_only_the_new_ones(tmp_path):
     chapter = NOTEBOOKS / "05_ablations.ipynb"
     smoke = {"profile": "smoke"}
-    # as `make reproduce PROFILE=smoke` does (trains what is missing), then once more
+    # as `make reproduce PROFILE=smoke` does (trains what is missing); executed again with one more
+    # temperature below, it adds only that temperature's runs (so an unchanged chapter adds none)
     papermill.execute_notebook(str(chapter), str(tmp_path / "first.ipynb"), parameters=smoke, cwd=str(NOTEBOOKS), progress_bar=False)
     before = _run_folders()
-    papermill.execute_notebook(str(chapter), str(tmp_path / "again.ipynb"), parameters=smoke, cwd=str(NOTEBOOKS), progress_bar=False)
-    assert _run_folders() == before
 
     temperatures = [*experiments.TEMPERATURES, 8.0]
     weights = experiments.tuned_weights("smoke", train=False)
