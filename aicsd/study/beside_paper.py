@@ -196,10 +196,11 @@ def summary_record(profile: str, dataset: str, folder: Path = BENCHMARK_RESULTS)
     return json.loads((folder / f"summary-{record_name(profile, dataset)}.json").read_text())
 
 
-def _percent(value: float) -> float:
-    """A metric of a summary record in %: records hold the cells in % and, before they stated one unit,
-    the teacher's metrics as fractions (an mIoU of 1 % or less is read as a fraction)."""
-    return 100 * value if value <= 1 else value
+def _teacher_miou(record: Mapping[str, Any]) -> float:
+    """The teacher's mIoU of a summary record in %: records that state their ``units`` hold every
+    mIoU in %; older ones held the cells in % and the teacher's metrics as fractions."""
+    value = float(record["teacher"]["miou"])
+    return value if "units" in record else 100 * value
 
 
 def cityscapes_beside_ours(record: Mapping[str, Any]) -> pd.DataFrame:
@@ -222,7 +223,7 @@ def cityscapes_beside_ours(record: Mapping[str, Any]) -> pd.DataFrame:
             "paper acc. (class acc.)": f"{teacher['accuracy']:.2f}",
             "paper gain": "",
             "this project on Cityscapes": "not run here",
-            ours: f"{_percent(record['teacher']['miou']):.2f}",
+            ours: f"{_teacher_miou(record):.2f}",
             ours_gain: "",
         }
     ]

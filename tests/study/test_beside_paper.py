@@ -93,6 +93,8 @@ def test_cityscapes_table_puts_the_stand_in_beside_the_paper():
     assert row["paper mIoU"] == "68.46" and row["paper gain"] == "+4.37"
     assert row[ours[0]] == "22.00 ± 0.50" and row[ours[0].replace("mIoU", "gain")] == "+2.00"
     assert set(table["this project on Cityscapes"]) == {"not run here"}
+    in_percent = beside_paper.cityscapes_beside_ours({**_record(), "teacher": {"miou": 25.0}, "units": "mIoU in percent"})
+    assert in_percent.iloc[0][ours[0]] == "25.00"
     cwd = table[table["method"] == paper.METHOD_LABELS["cwd"]].iloc[0]
     assert cwd["paper mIoU"] == "not in the paper" and cwd[ours[0]] == ""
 
