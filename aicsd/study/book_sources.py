@@ -371,10 +371,21 @@ def _without_checkout(text: str) -> str:
     return text.replace(str(REPO_ROOT) + os.sep, "").replace(str(REPO_ROOT), ".")
 
 
+def _strings_without_checkout(value: Any) -> Any:
+    """``value`` with the checkout's path taken out of every string but images' data."""
+    if isinstance(value, str):
+        return _without_checkout(value)
+    if isinstance(value, list):
+        return [_strings_without_checkout(item) for item in value]
+    if isinstance(value, dict):
+        return {k: v if k.startswith("image/") else _strings_without_checkout(v) for k, v in value.items()}
+    return value
+
+
 def frozen(notebook: dict[str, Any]) -> dict[str, Any]:
     """``notebook`` as the reference keeps it: the same for two identical reproductions wherever the
     checkout lies (see the module docstring). Papermill's per-cell start, end and duration stay."""
-    notebook = json.loads(_without_checkout(json.dumps(notebook)))
+    notebook = _strings_without_checkout(notebook)
     notebook.get("metadata", {}).pop("widgets", None)
     for cell in notebook.get("cells", []):
         cell.get("metadata", {}).pop("execution", None)
