@@ -96,7 +96,7 @@ def choose(names: list[str], executed: Path = EXECUTED, reference: Path = REFERE
         else:
             missing.append(name)
     if missing:
-        which = ", ".join(Path(name).stem for name in missing)
+        which = "any chapter" if len(missing) == len(names) else ", ".join(Path(name).stem for name in missing)
         only = "" if len(missing) == len(names) else f" ONLY=\"{' '.join(missing)}\""
         raise MissingChapters(
             f"no executed notebook for {which} in {_shown(executed)}/ or {_shown(reference)}/: "
@@ -127,11 +127,11 @@ def _duration(seconds: Any) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
-def _date(text: Any) -> str:
+def _date(text: Any, zone: str = " UTC") -> str:
     if not text:
         return "unknown"
     try:
-        return datetime.fromisoformat(str(text)).strftime("%Y-%m-%d %H:%M UTC")
+        return datetime.fromisoformat(str(text)).strftime("%Y-%m-%d %H:%M") + zone
     except ValueError:
         return str(text)
 
@@ -152,9 +152,11 @@ def _machine(record: dict[str, Any]) -> str:
     return "unknown"
 
 
-def _data(record: dict[str, Any]) -> str:
+def _data(record: dict[str, Any], short: bool = False) -> str:
     dataset = f"`{record['dataset']}`" if record.get("dataset") else "unknown"
     fingerprint = record.get("data_fingerprint")
+    if short:
+        return f"{dataset} ({fingerprint[:12]})" if fingerprint else dataset
     return f"{dataset} (data fingerprint `{fingerprint[:12]}`)" if fingerprint else dataset
 
 
@@ -241,8 +243,8 @@ def status_page(rows: list[tuple[Chapter, str, dict[str, Any]]]) -> str:
         "Each chapter says the same under its title; `make book` picks, chapter by chapter, your executed",
         "notebook when `make reproduce` wrote one and the reference otherwise, and runs no notebook itself.",
         "",
-        "| chapter | source | commit | date | machine | profile | dataset | wall time |",
-        "|:--|:--|:--|:--|:--|:--|:--|--:|",
+        "| chapter | source | commit | date (UTC) | machine | profile, dataset (fingerprint) | wall time |",
+        "|:--|:--|:--|:--|:--|:--|--:|",
     ]
     total = 0.0
     for chapter, title, record in rows:
@@ -257,10 +259,9 @@ def status_page(rows: list[tuple[Chapter, str, dict[str, Any]]]) -> str:
                     f"[{title}]({Path(chapter.name).stem}.ipynb)",
                     source,
                     _commit(record),
-                    _date(record.get("date")),
+                    _date(record.get("date"), zone=""),
                     _machine(record),
-                    f"`{record['profile']}`" if record.get("profile") else "unknown",
-                    _data(record),
+                    (f"`{record['profile']}`" if record.get("profile") else "unknown") + ", " + _data(record, short=True),
                     _duration(wall),
                 )
             )
