@@ -19,7 +19,7 @@ import pandas as pd
 from torch import Tensor
 
 from aicsd.data.info import IGNORE_INDEX
-from aicsd.engine import PROFILES, RunConfig, load_network, load_profile
+from aicsd.engine import PROFILES, RunConfig, load_network, load_profile, read_metrics, run_dir
 from aicsd.losses import resolve
 from aicsd.models import build_segmenter
 from aicsd.paths import BENCHMARK_RESULTS
@@ -31,6 +31,7 @@ from aicsd.study.experiments import MAIN_METHODS, STUDENTS
 __all__ = [
     "BACKBONE_NAMES",
     "cityscapes_beside_ours",
+    "learning_curves",
     "main_table_networks",
     "parameter_counts",
     "per_class_gain",
@@ -333,3 +334,10 @@ def predictions(networks: Mapping[str, RunConfig], images: Sequence[Tensor]) -> 
         model = load_network(config)
         out[name] = [predict_logits(model, image).argmax(0) for image in images]
     return out
+
+
+def learning_curves(networks: Mapping[str, RunConfig]) -> dict[str, list[dict[str, Any]]]:
+    """Each student's per-epoch records (``metrics.jsonl``) of ``networks`` (e.g.
+    :func:`main_table_networks`; the teacher, trained on another schedule, left out), keyed as
+    ``networks``, for :func:`aicsd.study.plots.training_curves`."""
+    return {name: read_metrics(run_dir(config)) for name, config in networks.items() if config.kind != "teacher"}

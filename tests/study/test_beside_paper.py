@@ -145,3 +145,13 @@ def test_per_class_heatmap_draws_classes_by_networks():
     assert [t.get_text() for t in ax.get_xticklabels()] == list(table.columns)
     gain = plots.per_class_heatmap(beside_paper.per_class_gain(_per_class_runs(), ["a", "b", "c"]), diverging=True)
     assert len(gain.axes[0].get_xticklabels()) == 2
+
+
+def test_learning_curves_read_each_students_epochs_and_leave_the_teacher_out(tmp_path, monkeypatch):
+    teacher = load_profile("smoke", kind="teacher", output_dir=str(tmp_path))
+    student = load_profile("smoke", method="kd", output_dir=str(tmp_path), teacher_run="t")
+    records = {"teacher": [{"epoch": 0}], "student": [{"epoch": 0, "train_loss": 1.0}, {"epoch": 1, "train_loss": 0.5}]}
+    monkeypatch.setattr(beside_paper, "run_dir", lambda config: config.kind)
+    monkeypatch.setattr(beside_paper, "read_metrics", lambda kind: records[kind])
+    curves = beside_paper.learning_curves({"teacher": teacher, "+ KD": student})
+    assert curves == {"+ KD": records["student"]}
