@@ -397,3 +397,36 @@ def test_math_is_typeset_offline_on_the_derivation_page(browser):
     report = browser.report(page)
     assert not report["unrendered"] and not report["errors"]
     assert report["h1"] and report["h1"][0].startswith("The ICSD loss")
+
+
+def _output(data: dict, glued: str | None = None, shown: bool = False) -> dict:
+    if glued is None:
+        return {"output_type": "display_data", "data": data, "metadata": {}}
+    prefix = "" if shown else GLUE_PREFIX
+    return {"output_type": "display_data", "data": {prefix + k: v for k, v in data.items()}, "metadata": {"scrapbook": {"name": glued, "mime_prefix": prefix}}}
+
+
+def test_figures_are_counted_from_the_notebook_and_the_markdown_that_places_them():
+    png = {"image/png": "iVBOR", "text/plain": "<Figure>"}
+    cells = [
+        {"cell_type": "markdown", "metadata": {}, "source": "# T\n\n```{glue:figure} fig_a\n:name: a\nA.\n```\n\n:::{glue:figure} other.ipynb::fig_x\n:::\n"},
+        {"cell_type": "code", "metadata": {}, "outputs": [_output(png), _output({"text/html": "<table>", **png}), _output(png, "fig_a"), _output({"text/plain": "1"}, "n")]},
+        {"cell_type": "code", "metadata": {"tags": ["remove-output"]}, "outputs": [_output(png), _output(png, "fig_b")]},
+        {"cell_type": "code", "metadata": {}, "outputs": [_output(png, "fig_c", shown=True)]},
+        {"cell_type": "markdown", "metadata": {"tags": ["remove-cell"]}, "source": "```{glue} fig_b\n```"},
+        {"cell_type": "markdown", "metadata": {}, "source": "Inline {glue}`fig_c` and {glue:text}`n:.2f`."},
+    ]
+    notebook = {"cells": cells}
+    assert glued_images(notebook) == {"fig_a": False, "fig_b": False, "fig_c": True}
+    assert displayed_images(notebook) == 2  # the plain figure, and fig_c displayed by glue; not the table
+    markdown = "\n\n".join(_text(c["source"]) for c in cells if c["cell_type"] == "markdown" and "remove-cell" not in c["metadata"].get("tags", []))
+    assert placed_figures(markdown) == [(None, "fig_a"), ("other.ipynb", "fig_x"), (None, "fig_c")]
+
+
+def test_internal_links_to_missing_pages_or_anchors_are_found(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "index.html").write_text('<a href="sub/page.html#there">ok</a><a href="https://x.org/y">out</a><a href="#top">top</a><p id="top"></p>')
+    (tmp_path / "sub" / "page.html").write_text('<h1 id="there">x</h1><a href="../index.html#nowhere">bad anchor</a><a href="gone.html">bad page</a><a href="../_static/a.css">static</a>')
+    (tmp_path / "_static").mkdir()
+    (tmp_path / "_static" / "a.css").write_text("")
+    assert broken_links(tmp_path) == ["sub/page.html: link to a missing anchor ../index.html#nowhere", "sub/page.html: link to a missing file gone.html"]
