@@ -207,6 +207,10 @@ def with_provenance(notebook: dict[str, Any], origin: str) -> dict[str, Any]:
     return {**notebook, "cells": [*cells[: title + 1], cell, *cells[title + 1 :]]}
 
 
+def _chapters(count: int) -> str:
+    return f"{count} chapter" if count == 1 else f"{count} chapters"
+
+
 def _cell(text: Any) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -233,8 +237,8 @@ def status_page(rows: list[tuple[Chapter, str, dict[str, Any]]]) -> str:
         )
     else:
         summary = (
-            f"{counts[YOURS]} chapters of this book come from **your reproduction** (`book/_executed/`) and "
-            f"{counts[SHIPPED]} from the **reference reproduction shipped with the repository** (`book/reference/`)."
+            f"This book shows {_chapters(counts[YOURS])} from **your reproduction** (`book/_executed/`) and "
+            f"{_chapters(counts[SHIPPED])} from the **reference reproduction shipped with the repository** (`book/reference/`)."
         )
     lines = [
         "# Reproduction status",
@@ -465,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     yours = sum(chapter.origin == YOURS for chapter in chapters)
-    print(f"{_shown(args.out)}/: {yours} chapters from your reproduction, {len(chapters) - yours} from the reference")
+    print(f"{_shown(args.out)}/: {_chapters(yours)} from your reproduction, {_chapters(len(chapters) - yours)} from the reference")
     return 0
 
 
