@@ -40,11 +40,16 @@ __all__ = [
     "LIMIT_BYTES",
     "MissingChapters",
     "assemble",
+    "chapter_names",
     "choose",
+    "comparison_page",
     "freeze",
+    "frozen",
     "main",
+    "provenance",
     "provenance_line",
     "status_page",
+    "with_provenance",
 ]
 
 LIMIT_BYTES = 15 * 2**20
