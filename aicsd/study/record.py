@@ -3,33 +3,49 @@
     python -m aicsd.study.record --profile cpu [--dataset synthetic] [--timings book/_executed/timings.json]
 
 writes ``benchmarks/results/summary-<profile>.json`` (``summary-<profile>-<dataset>.json`` for a
-dataset other than the generated one): the teacher's reported metrics,
-per table cell (group, row, student) the mean, std, n and seeds of the reported and val mIoU, each
-claim of the ledger with its paired gain and interval, the total wall time of ``make reproduce``,
-the CPU model and the thread settings. It reads only finished runs (raises FileNotFoundError
-naming the first missing one).
+dataset other than the generated one; ``make reproduce`` writes the same record to
+``book/_executed/summary.json`` and compares it with the committed one, :mod:`aicsd.study.compare`).
+Every mIoU, pixel accuracy and gain in it is in percent (points for gains), as ``units`` says:
+
+- ``provenance``: :func:`aicsd.study.provenance.provenance` (commit, CPU and its capability level,
+  package versions, the data's fingerprint and content digest);
+- ``teacher``: the teacher's reported metrics;
+- ``cells``: per table cell (group, row, student) the per-seed values, mean, std, n and seeds of
+  the reported mIoU, and the mean val mIoU;
+- ``sweep``: the weight sweep's cells (student, row, seeds, val mIoU per seed), on tuning seeds
+  that no table cell uses;
+- ``claims``: the ledger's family (Holm-adjusted p-values and the verdicts taken from them);
+  ``mechanism_claims``: the ICS-distance claim, tested alone;
+- the wall time of ``make reproduce`` per notebook and in all.
+
+It reads only finished runs (FileNotFoundError naming the first missing one).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 
 from aicsd.engine import read_result, run_dir, seeds_of
 from aicsd.engine.checkpoint import atomic_write_json
 from aicsd.paths import BENCHMARK_RESULTS, EXECUTED
 from aicsd.results import reported_metrics
-from aicsd.study import claims, experiments
+from aicsd.study import experiments
+from aicsd.study.ledger import book_ledger
+from aicsd.study.provenance import provenance
 
-__all__ = ["book_runs", "cells", "cpu_model", "main", "reproduction_summary"]
+__all__ = ["CLAIMS_DISTANCE_IMAGES", "UNITS", "cells", "main", "record_name", "reproduction_summary", "sweep_cells"]
+
+UNITS = "mIoU and pixel accuracy in percent, gains and intervals in percentage points (the ICS distance in its own units)"
+CLAIMS_DISTANCE_IMAGES = 16
+"""Images of the reported split on which the mechanism claim's ICS distance is measured (the
+claims chapter's default)."""
+_PERCENT_COLUMNS = ("gain", "ci_low", "ci_high", "detectable_gain")
 
 
 def record_name(profile: str, dataset: str) -> str:
@@ -38,64 +54,87 @@ def record_name(profile: str, dataset: str) -> str:
     return profile if dataset == "synthetic" else f"{profile}-{dataset}"
 
 
-def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``; ``platform.processor()`` elsewhere)."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
-def book_runs(profile: str, dataset: str = "synthetic", data_root: str | None = None) -> pd.DataFrame:
-    """The collected runs of the book's tables (main table and ablations at the weights chosen on val)."""
-    weights = experiments.tuned_weights(profile, dataset=dataset, data_root=data_root, train=False)
-    place = {"dataset": dataset, "data_root": data_root}
-    runs = experiments.main_table(profile, weights=weights, **place) + experiments.ablations(profile, weights=weights, **place)
-    return experiments.collect(runs)
-
-
 def cells(runs: pd.DataFrame) -> list[dict[str, Any]]:
-    """Per (group, label, backbone): mean, std (ddof 1), n and seeds of the reported and val mIoU, in %."""
+    """Per (group, label, backbone): per-seed values, mean, std (ddof 1), n and seeds of the reported
+    mIoU and the mean val mIoU, in %."""
     out = []
     for (group, label, backbone), part in runs.groupby(["group", "label", "backbone"], sort=False):
+        part = part.sort_values("seed")
         out.append(
             {
                 "group": group,
                 "label": label,
                 "backbone": backbone,
                 "split": part["split"].iloc[0],
+                "values": [100 * float(v) for v in part["miou"]],
                 "miou_mean": 100 * float(part["miou"].mean()),
                 "miou_std": 100 * float(part["miou"].std(ddof=1)) if len(part) > 1 else None,
                 "val_miou_mean": 100 * float(part["val_miou"].mean()),
                 "n": int(len(part)),
-                "seeds": sorted(int(seed) for seed in part["seed"]),
+                "seeds": [int(seed) for seed in part["seed"]],
             }
         )
     return out
 
 
+def sweep_cells(sweep: pd.DataFrame) -> list[dict[str, Any]]:
+    """The weight sweep's cells (collected on val): student, row label, seeds and val mIoU per seed (%)."""
+    return [
+        {
+            "backbone": backbone,
+            "label": label,
+            "seeds": [int(seed) for seed in part.sort_values("seed")["seed"]],
+            "val_values": [100 * float(v) for v in part.sort_values("seed")["val_miou"]],
+        }
+        for (backbone, label), part in sweep.groupby(["backbone", "label"], sort=False)
+    ]
+
+
+def _claim_records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """The ledger's rows as records, mIoU gains in percentage points."""
+    scaled = table.copy()
+    is_miou = scaled["metric"] == "miou"
+    for column in _PERCENT_COLUMNS:
+        scaled[column] = scaled[column].astype(float).where(~is_miou, 100 * scaled[column].astype(float))
+    return json.loads(scaled.to_json(orient="records"))
+
+
+_FRACTIONS = ("miou", "pixel_accuracy", "mean_class_accuracy", "fwiou")
+"""Metrics of :meth:`aicsd.metrics.SegmentationMetrics.compute` that are fractions (stored in % here)."""
+
+
+def _percent(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {k: 100 * v if k in _FRACTIONS and isinstance(v, float) else v for k, v in metrics.items()}
+
+
 def reproduction_summary(
-    profile: str, dataset: str = "synthetic", data_root: str | None = None, timings: dict[str, Any] | None = None
+    profile: str,
+    dataset: str = "synthetic",
+    data_root: str | None = None,
+    timings: dict[str, Any] | None = None,
+    device: str = "auto",
 ) -> dict[str, Any]:
     """The summary record of the finished reproduction of ``profile`` (see the module docstring)."""
-    runs = book_runs(profile, dataset, data_root)
+    ledger = book_ledger(profile, dataset, data_root, device, distance_images=CLAIMS_DISTANCE_IMAGES)
     teacher = experiments.teacher_run(profile, dataset=dataset, data_root=data_root)
-    ledger = claims.claims_table(runs, claims.paper_claims(experiments.STUDENTS, experiments.ABLATION_STUDENT))
+    sweep = experiments.weight_sweep(profile, dataset=dataset, data_root=data_root, device=device)
+    teacher_metrics = {k: v for k, v in reported_metrics(read_result(run_dir(teacher))).items() if k != "per_class_iou"}
     return {
+        "units": UNITS,
         "profile": profile,
         "dataset": dataset,
         "seeds": list(seeds_of(profile)),
-        "teacher": {k: v for k, v in reported_metrics(read_result(run_dir(teacher))).items() if k != "per_class_iou"},
-        "cells": cells(runs),
-        "claims": json.loads(ledger.to_json(orient="records")),
+        "provenance": {
+            **provenance({"profile": profile, "dataset": dataset, "data_root": data_root, "device": device}),
+            "torch_threads_per_run": teacher.threads,
+        },
+        "teacher": _percent(teacher_metrics),
+        "cells": cells(ledger.runs),
+        "sweep": sweep_cells(experiments.collect(sweep, test=False)) if sweep else [],
+        "claims": _claim_records(ledger.family),
+        "mechanism_claims": _claim_records(ledger.mechanism),
         "total_s": None if timings is None else timings.get("total_s"),
         "notebooks_s": None if timings is None else timings.get("notebooks_s"),
-        "cpu_model": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "torch_threads_per_run": experiments.teacher_run(profile).threads,
-        "torch": torch.__version__,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 

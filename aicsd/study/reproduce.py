@@ -21,6 +21,7 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,8 +29,13 @@ from pathlib import Path
 import nbformat
 import papermill
 from papermill.exceptions import PapermillExecutionError
+from traitlets.config import Config
 
-from aicsd.paths import EXECUTED, NOTEBOOKS, REPO_ROOT
+from aicsd.engine.checkpoint import atomic_write_bytes, atomic_write_json
+from aicsd.paths import EXECUTED, NOTEBOOKS
+from aicsd.study.compare import BIT_IDENTICAL, DIFFERS, compare, reference_record, write_report
+from aicsd.study.provenance import provenance
+from aicsd.study.record import record_name, reproduction_summary
 
 
 
@@ -39,6 +45,13 @@ def notebooks_in_order(folder: Path = NOTEBOOKS) -> list[Path]:
     if not found:
         raise FileNotFoundError(f"no notebooks named NN_*.ipynb in {folder}")
     return found
+
+
+def local_kernel(sockets: Path) -> Config:
+    """Kernel settings for papermill: the kernel talks to this process over Unix sockets in
+    ``sockets`` instead of TCP on localhost. Same execution, no network port, and no
+    "Kernel is running over TCP without encryption" warning per notebook in the log users watch."""
+    return Config({"KernelManager": {"transport": "ipc", "ip": str(sockets / "kernel")}})
 
 
 def execute(notebook: Path, output_dir: Path, parameters: dict[str, object]) -> float:
@@ -52,9 +65,15 @@ def execute(notebook: Path, output_dir: Path, parameters: dict[str, object]) -> 
     failed = output_dir / f"{notebook.stem}.failed.ipynb"
     start = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            str(notebook), str(partial), parameters=parameters, progress_bar=False, cwd=str(notebook.parent)
-        )
+        with tempfile.TemporaryDirectory(prefix="aicsd-kernel-") as sockets:
+            papermill.execute_notebook(
+                str(notebook),
+                str(partial),
+                parameters=parameters,
+                progress_bar=False,
+                cwd=str(notebook.parent),
+                config=local_kernel(Path(sockets)),
+            )
     except Exception as error:  # a cell's exception, or the kernel's death (nbclient's DeadKernelError)
         if not partial.exists():
             raise
@@ -70,61 +89,6 @@ def execute(notebook: Path, output_dir: Path, parameters: dict[str, object]) -> 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def provenance(parameters: dict[str, object]) -> dict[str, object]:
-    """Where and how a chapter ran: the commit (and whether the tree had changes), CPU model and
-    threads, the GPU's name when one was used, Python and package versions, profile, dataset, its
-    folder and its fingerprint (:func:`aicsd.engine.identity.run_data`, as in the run ids). The book
-    shows it on every chapter and on its status page (:mod:`aicsd.study.book_sources`)."""
-    try:
-        from aicsd.engine.environment import environment_info
-    except ImportError:  # before the environment record had a module of its own
-        from aicsd.engine.runstore import environment_info
-    import torch
-
-    from aicsd.study.record import cpu_model
-
-    environment = environment_info()
-    profile, dataset = str(parameters.get("profile", "cpu")), str(parameters.get("dataset", "synthetic"))
-    gpu = None
-    if parameters.get("device", "auto") != "cpu" and torch.cuda.is_available():
-        gpu = torch.cuda.get_device_name(0)
-    root, fingerprint = data_fingerprint(profile, dataset, parameters.get("data_root"))
-    return {
-        "commit": environment.get("git_commit"),
-        "dirty": environment.get("git_dirty"),
-        "cpu": cpu_model(),
-        "threads": torch.get_num_threads(),
-        "cpu_count": os.cpu_count(),
-        "gpu": gpu,
-        "python": environment.get("python"),
-        "packages": environment.get("packages", {}),
-        "profile": profile,
-        "dataset": dataset,
-        "data_root": root,
-        "data_fingerprint": fingerprint,
-    }
-
-
-def data_fingerprint(profile: str, dataset: str, data_root: object) -> tuple[str | None, str | None]:
-    """The data folder the profile reads (relative to the checkout when inside it) and the
-    fingerprint of the splits its runs use; ``None`` for the fingerprint when the data cannot be read."""
-    from aicsd.engine import load_profile
-    from aicsd.engine.identity import run_data
-    from aicsd.errors import DataError
-
-    overrides = {"dataset": dataset} if data_root is None else {"dataset": dataset, "data_root": str(data_root)}
-    try:
-        cfg = load_profile(profile, **overrides)
-    except (ValueError, OSError):
-        return (None if data_root is None else str(data_root)), None
-    root = Path(cfg.data_root).resolve()
-    shown = str(root.relative_to(REPO_ROOT)) if root.is_relative_to(REPO_ROOT) else str(root)
-    try:
-        return shown, run_data(cfg).digest
-    except (OSError, DataError, ValueError):  # no data on disk, an empty split: the fingerprint is unknown
-        return shown, None
 
 
 PROVENANCE_KEY = ("aicsd", "provenance")
@@ -240,7 +204,40 @@ def main(argv: list[str] | None = None) -> int:
     partial_record.write_text(json.dumps(record, indent=2))
     os.replace(partial_record, args.output / "timings.json")
     print(f"all {len(notebooks)} notebooks executed in {record['total_s']:.0f} s -> {args.output}")
+    if not args.only:
+        check_against_reference(parameters, record, args.output)
     return 0
+
+
+def check_against_reference(parameters: dict[str, object], timings: dict[str, object], output: Path) -> None:
+    """Write the reproduction's summary record (``summary.json``) into ``output`` and compare it
+    with the committed reference of the same profile and dataset (:mod:`aicsd.study.compare`):
+    prints the verdict and writes ``comparison.md`` and ``comparison.json``, or a page saying that
+    no reference exists for this profile and dataset."""
+    profile, dataset = str(parameters["profile"]), str(parameters["dataset"])
+    data_root = None if parameters["data_root"] is None else str(parameters["data_root"])
+    summary = reproduction_summary(profile, dataset, data_root, timings, device=str(parameters["device"]))
+    atomic_write_json(output / "summary.json", summary)
+    reference = reference_record(profile, dataset)
+    if reference is None:
+        page = (
+            "# Comparison with the reference reproduction\n\n"
+            f"No reference record is committed for the {profile} profile on {dataset} "
+            f"(`benchmarks/results/summary-{record_name(profile, dataset)}.json`), so this reproduction is not compared. "
+            f"Its own summary record is `{output.name}/summary.json`.\n"
+        )
+        atomic_write_bytes(output / "comparison.md", page.encode())
+        (output / "comparison.json").unlink(missing_ok=True)
+        print(f"no reference record for {profile} on {dataset}: nothing to compare with")
+        return
+    comparison = compare(summary, reference)
+    path = write_report(comparison, output)
+    identical = int((comparison.cells["status"] == BIT_IDENTICAL).sum())
+    print(
+        f"against the reference: {comparison.verdict} ({identical} of {len(comparison.cells)} cells bit-identical, "
+        f"{int((comparison.cells['status'] == DIFFERS).sum())} differ; "
+        f"{int(comparison.claims['agree'].sum())} of {len(comparison.claims)} claims keep their verdict) -> {path}"
+    )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import pandas as pd
 
 from aicsd.engine import load_profile, read_result, run_dir, seeds_of
 from aicsd.results import mean_std_text, reported_metrics, summarise
-from aicsd.study import claims, display, experiments, paper
+from aicsd.study import display, experiments, ledger, paper
 from aicsd.study.display import Table
 from aicsd.study.experiments import MAIN_METHODS, PAPER_METHODS, STUDENTS
 from aicsd.paths import BENCHMARK_RESULTS
@@ -238,7 +238,9 @@ def claims_view(claims: pd.DataFrame) -> pd.DataFrame:
             "claim": claims["claim"],
             "metric": [METRICS.get(m, m.replace("_", " ")) for m in metrics],
             "paired gain": [text(g, m) for g, m in zip(claims["gain"], metrics, strict=True)],
-            "95 % interval": [f"[{text(lo, m)}, {text(hi, m)}]" for lo, hi, m in zip(claims["ci_low"], claims["ci_high"], metrics, strict=True)],
+            "95 % interval": [
+                "n/a" if pd.isna(lo) else f"[{text(lo, m)}, {text(hi, m)}]" for lo, hi, m in zip(claims["ci_low"], claims["ci_high"], metrics, strict=True)
+            ],
             "p": [p_text(v) for v in claims["p_value"]],
             "p (Holm)": [p_text(v) for v in claims["p_holm"]],
             "detectable": [text(abs(d), m).lstrip("+") if pd.notna(d) else "n/a" for d, m in zip(claims["detectable_gain"], metrics, strict=True)],
@@ -250,13 +252,10 @@ def claims_view(claims: pd.DataFrame) -> pd.DataFrame:
 
 
 def markdown_claims_table(profile: str = "cpu", dataset: str = "synthetic", data_root: str | None = None) -> str:
-    """The claims ledger of the finished runs of ``profile`` as Markdown (for the README), without the
-    ICS-distance claim (it needs the networks; the book's claims chapter has it)."""
-    place = {"dataset": dataset, "data_root": data_root}
-    weights = experiments.tuned_weights(profile, **place, train=False)
-    runs = experiments.main_table(profile, **place, weights=weights) + experiments.ablations(profile, **place, weights=weights)
-    ledger = claims.claims_table(experiments.collect(runs), claims.paper_claims(STUDENTS, experiments.ABLATION_STUDENT))
-    return claims_view(ledger).to_markdown(index=False, disable_numparse=True)
+    """The claims ledger of the finished runs of ``profile`` as Markdown (for the README): the
+    paper's family under Holm's adjustment (:func:`aicsd.study.ledger.book_ledger`), without the
+    mechanism claim (it needs the networks; the book's claims chapter has it)."""
+    return claims_view(ledger.book_ledger(profile, dataset, data_root).family).to_markdown(index=False, disable_numparse=True)
 
 
 def collapsed_runs(df: pd.DataFrame, by: tuple[str, ...] = ("group", "label", "backbone"), metric: str = "miou") -> pd.DataFrame:

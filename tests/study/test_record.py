@@ -22,8 +22,23 @@ def test_cells_summarise_each_group_label_and_student():
     assert cells[0]["miou_mean"] == pytest.approx(45.0)
     assert cells[0]["miou_std"] == pytest.approx(100 * pd.Series([0.5, 0.4]).std())
     assert cells[0]["seeds"] == [0, 1] and cells[0]["n"] == 2
+    assert cells[0]["values"] == pytest.approx([40.0, 50.0])  # in seed order
     assert cells[1]["miou_std"] is None and cells[1]["val_miou_mean"] == pytest.approx(31.0)
 
 
-def test_cpu_model_names_the_processor():
-    assert isinstance(record.cpu_model(), str) and record.cpu_model()
+def test_sweep_cells_list_their_tuning_seeds_and_val_values_in_percent():
+    sweep = pd.DataFrame({"backbone": ["resnet18"] * 3, "label": ["kd x1", "kd x1", "none"], "seed": [101, 100, 100], "val_miou": [0.2, 0.1, 0.3]})
+    assert record.sweep_cells(sweep) == [
+        {"backbone": "resnet18", "label": "kd x1", "seeds": [100, 101], "val_values": pytest.approx([10.0, 20.0])},
+        {"backbone": "resnet18", "label": "none", "seeds": [100], "val_values": pytest.approx([30.0])},
+    ]
+
+
+def test_claims_are_stored_in_points_and_other_metrics_as_they_are():
+    table = pd.DataFrame(
+        {"claim": ["a", "b"], "metric": ["miou", "ics_distance"], "gain": [0.0123, 0.5], "ci_low": [0.01, 0.4], "ci_high": [0.02, 0.6],
+         "detectable_gain": [0.015, 0.1], "p_holm": [0.01, 0.02]}
+    )
+    rows = record._claim_records(table)
+    assert rows[0]["gain"] == pytest.approx(1.23) and rows[0]["detectable_gain"] == pytest.approx(1.5) and rows[0]["p_holm"] == 0.01
+    assert rows[1]["gain"] == pytest.approx(0.5) and rows[1]["ci_high"] == pytest.approx(0.6)

@@ -52,6 +52,17 @@ def test_execute_injects_parameters_and_hides_the_defaults(tmp_path):
     assert defaults and "remove-cell" in defaults[0].metadata["tags"]
 
 
+def test_the_kernel_runs_without_a_tcp_port_or_its_warning(tmp_path, capfd):
+    source = _notebook(tmp_path / "01_ok.ipynb", "import sys; print('real warning', file=sys.stderr)")
+    output = tmp_path / "out"
+    output.mkdir()
+    reproduce.execute(source, output, {"profile": "cpu"})
+    terminal = capfd.readouterr()
+    assert "without encryption" not in terminal.err + terminal.out
+    executed = nbformat.read(output / "01_ok.ipynb", as_version=4)
+    assert "real warning" in "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
+
+
 def test_a_failing_notebook_is_named_with_its_cell_as_a_reader_counts_it_and_its_error(tmp_path):
     source = _notebook(tmp_path / "02_bad.ipynb", "x = 1", "raise ValueError('no data at /x')")
     output = tmp_path / "out"

@@ -1,0 +1,279 @@
+"""Did a reproduction reproduce the reference? Two summary records (:mod:`aicsd.study.record`)
+compared cell by cell and claim by claim, with tests rather than tolerances picked by hand.
+
+    python -m aicsd.study.compare OURS.json [--reference benchmarks/results/summary-cpu.json] [--output DIR]
+
+- A **cell** (group, row, student: the mean over seeds of one recipe) is *bit-identical* when every
+  seed's value is the same float, else it *agrees* when Welch's t-test of the two sets of seeds
+  (their means, stds and counts; ``scipy.stats.ttest_ind_from_stats(equal_var=False)``) does not
+  reject equal means after Holm's adjustment over all compared cells at the ledger's level (5 %):
+  a difference within what the two seed spreads allow. Cells that *differ* are listed with the
+  difference in points and its p-value.
+- A **claim** agrees when its verdict, taken after the ledger's Holm adjustment in each record,
+  is the same.
+- The **teacher** is one run: its difference is reported, not tested.
+- The **data** and the **machine**: whether the data's content digest is the same (equal data
+  means any difference came from the arithmetic: CPU kernels chosen per instruction set, thread
+  counts, library versions), and both CPUs and capability levels.
+
+The verdict line is "bit-identical", "within the seed spread" (no cell differs and every claim's
+verdict agrees), or "differs" with the count of cells and claims that do. ``make reproduce``
+writes the report to ``book/_executed/comparison.md`` (and ``.json``); the book shows it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from scipy import stats
+
+from aicsd.engine.checkpoint import atomic_write_bytes, atomic_write_json
+from aicsd.paths import BENCHMARK_RESULTS
+from aicsd.study.claims import CONFIDENCE, holm
+from aicsd.study.record import record_name
+
+__all__ = ["Comparison", "compare", "reference_record", "report_markdown", "write_report"]
+
+BIT_IDENTICAL = "bit-identical"
+WITHIN_SPREAD = "within the seed spread"
+DIFFERS = "differs"
+AGREES = "agrees"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``cells``: one row per cell in both records (status, means, stds, difference, p, p_holm);
+    ``claims``: one row per claim in both (the two verdicts, agree); ``verdict``: the summary word;
+    ``facts``: teacher, data and machine side by side."""
+
+    cells: pd.DataFrame
+    claims: pd.DataFrame
+    verdict: str
+    facts: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "facts": self.facts,
+            "cells": json.loads(self.cells.to_json(orient="records")),
+            "claims": json.loads(self.claims.to_json(orient="records")),
+        }
+
+
+def _key(cell: dict[str, Any]) -> tuple[str, str, str]:
+    return cell["group"], cell["label"], cell["backbone"]
+
+
+def _welch_p(a: dict[str, Any], b: dict[str, Any]) -> float:
+    """Two-sided p of Welch's t-test of equal means from the cells' mean, std and n (NaN without spread)."""
+    if a["n"] < 2 or b["n"] < 2 or a["miou_std"] is None or b["miou_std"] is None:
+        return float("nan")
+    if a["miou_std"] == 0 and b["miou_std"] == 0:
+        return 1.0 if a["miou_mean"] == b["miou_mean"] else 0.0
+    return float(
+        stats.ttest_ind_from_stats(a["miou_mean"], a["miou_std"], a["n"], b["miou_mean"], b["miou_std"], b["n"], equal_var=False).pvalue
+    )
+
+
+def compare_cells(ours: list[dict[str, Any]], reference: list[dict[str, Any]], confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """The cells present in both records, with their status (see the module docstring)."""
+    theirs = {_key(cell): cell for cell in reference}
+    rows = []
+    for cell in ours:
+        other = theirs.get(_key(cell))
+        if other is None:
+            continue
+        rows.append(
+            {
+                "group": cell["group"],
+                "label": cell["label"],
+                "backbone": cell["backbone"],
+                "ours": cell["miou_mean"],
+                "ours_std": cell["miou_std"],
+                "reference": other["miou_mean"],
+                "reference_std": other["miou_std"],
+                "difference": cell["miou_mean"] - other["miou_mean"],
+                "n": cell["n"],
+                "reference_n": other["n"],
+                "identical": cell.get("values") is not None and cell.get("values") == other.get("values"),
+                "p": _welch_p(cell, other),
+            }
+        )
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    table["p_holm"] = holm(table["p"].to_numpy())
+    alpha = 1.0 - confidence
+    table["status"] = [
+        BIT_IDENTICAL if same else (DIFFERS if (not math.isnan(p) and p < alpha) else AGREES)
+        for same, p in zip(table["identical"], table["p_holm"], strict=True)
+    ]
+    return table
+
+
+def compare_claims(ours: list[dict[str, Any]], reference: list[dict[str, Any]]) -> pd.DataFrame:
+    """The claims present in both records: each record's verdict (after its Holm adjustment)."""
+    theirs = {claim["claim"]: claim for claim in reference}
+    rows = [
+        {
+            "claim": claim["claim"],
+            "ours": claim["verdict"],
+            "reference": theirs[claim["claim"]]["verdict"],
+            "gain": claim["gain"],
+            "reference_gain": theirs[claim["claim"]]["gain"],
+            "agree": claim["verdict"] == theirs[claim["claim"]]["verdict"],
+        }
+        for claim in ours
+        if claim["claim"] in theirs
+    ]
+    return pd.DataFrame(rows, columns=["claim", "ours", "reference", "gain", "reference_gain", "agree"])
+
+
+def _facts(ours: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]:
+    def machine(record: dict[str, Any]) -> dict[str, Any]:
+        origin = record.get("provenance", {})
+        return {key: origin.get(key) for key in ("commit", "cpu", "cpu_capability", "cpu_count", "gpu", "data_digest")} | {
+            "torch": origin.get("packages", {}).get("torch", record.get("torch")),
+            "date": record.get("date"),
+        }
+
+    mine, theirs = machine(ours), machine(reference)
+    teacher = ours.get("teacher", {}).get("miou"), reference.get("teacher", {}).get("miou")
+    return {
+        "ours": mine,
+        "reference": theirs,
+        "same_data": mine["data_digest"] is not None and mine["data_digest"] == theirs["data_digest"],
+        "teacher_miou": {"ours": teacher[0], "reference": teacher[1]},
+    }
+
+
+def compare(ours: dict[str, Any], reference: dict[str, Any], confidence: float = CONFIDENCE) -> Comparison:
+    """Compare the summary record ``ours`` with ``reference`` (see the module docstring)."""
+    if (ours.get("profile"), ours.get("dataset")) != (reference.get("profile"), reference.get("dataset")):
+        raise ValueError(
+            f"cannot compare a {ours.get('profile')} reproduction on {ours.get('dataset')} with a reference of "
+            f"{reference.get('profile')} on {reference.get('dataset')}"
+        )
+    cells = compare_cells(ours["cells"], reference["cells"], confidence)
+    claims = compare_claims(ours.get("claims", []), reference.get("claims", []))
+    if not cells.empty and (cells["status"] == BIT_IDENTICAL).all() and claims["agree"].all():
+        verdict = BIT_IDENTICAL
+    elif (cells.empty or (cells["status"] != DIFFERS).all()) and claims["agree"].all():
+        verdict = WITHIN_SPREAD
+    else:
+        verdict = DIFFERS
+    return Comparison(cells, claims, verdict, _facts(ours, reference))
+
+
+def _number(value: Any, digits: int = 2) -> str:
+    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def report_markdown(comparison: Comparison) -> str:
+    """The comparison as a short Markdown page: the verdict, the machines, then the cells and claims
+    that differ (or a line saying none does), and the whole cell table."""
+    cells, claims, facts = comparison.cells, comparison.claims, comparison.facts
+    identical = int((cells["status"] == BIT_IDENTICAL).sum()) if not cells.empty else 0
+    differing = cells[cells["status"] == DIFFERS] if not cells.empty else cells
+    flipped = claims[~claims["agree"]]
+    ours, theirs = facts["ours"], facts["reference"]
+    lines = [
+        "# Comparison with the reference reproduction",
+        "",
+        f"**Verdict: {comparison.verdict}.** {identical} of {len(cells)} cells bit-identical; "
+        f"{len(differing)} differ beyond the two seed spreads (Welch's t, Holm-adjusted over the cells, 5 %); "
+        f"{len(claims) - len(flipped)} of {len(claims)} claims keep their verdict.",
+        "",
+        "| | this reproduction | reference |",
+        "|---|---|---|",
+        f"| commit | {ours['commit']} | {theirs['commit']} |",
+        f"| date | {ours['date']} | {theirs['date']} |",
+        f"| CPU | {ours['cpu']} | {theirs['cpu']} |",
+        f"| torch CPU capability | {ours['cpu_capability']} | {theirs['cpu_capability']} |",
+        f"| GPU | {ours['gpu'] or 'none'} | {theirs['gpu'] or 'none'} |",
+        f"| torch | {ours['torch']} | {theirs['torch']} |",
+        f"| data digest | {ours['data_digest']} | {theirs['data_digest']} |",
+        f"| teacher mIoU (%) | {_number(facts['teacher_miou']['ours'])} | {_number(facts['teacher_miou']['reference'])} |",
+        "",
+        "The data is the same (equal content digests): every difference comes from the arithmetic."
+        if facts["same_data"]
+        else "The data differs or its digest is unknown: differences may come from the data as well as the arithmetic.",
+        "The teacher is one run: its difference is reported, not tested.",
+        "",
+    ]
+    if len(differing):
+        lines += ["## Cells that differ", "", "| group | row | student | this | reference | difference | p (Holm) |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            f"| {r.group} | {r.label} | {r.backbone} | {_number(r.ours)} ± {_number(r.ours_std)} | "
+            f"{_number(r.reference)} ± {_number(r.reference_std)} | {r.difference:+.2f} | {r.p_holm:.2g} |"
+            for r in differing.itertuples()
+        ]
+        lines.append("")
+    else:
+        lines += ["No cell differs beyond the two seed spreads.", ""]
+    if len(flipped):
+        lines += ["## Claims whose verdict changed", "", "| claim | this | reference |", "|---|---|---|"]
+        lines += [f"| {r.claim} | {r.ours} | {r.reference} |" for r in flipped.itertuples()]
+        lines.append("")
+    else:
+        lines += ["Every claim keeps its verdict.", ""]
+    if not cells.empty:
+        lines += [
+            "## Every cell",
+            "",
+            "mIoU in %, mean ± std over seeds; p: Welch's t of the two sets of seeds; Holm over all cells.",
+            "",
+            "| group | row | student | this | reference | difference | p | p (Holm) | status |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r.group} | {r.label} | {r.backbone} | {_number(r.ours)} ± {_number(r.ours_std)} | {_number(r.reference)} ± "
+            f"{_number(r.reference_std)} | {r.difference:+.2f} | {_number(r.p, 3)} | {_number(r.p_holm, 3)} | {r.status} |"
+            for r in cells.itertuples()
+        ]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def reference_record(profile: str, dataset: str, folder: Path = BENCHMARK_RESULTS) -> dict[str, Any] | None:
+    """The committed reference summary record of ``profile`` on ``dataset``, or None when there is none."""
+    path = folder / f"summary-{record_name(profile, dataset)}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def write_report(comparison: Comparison, folder: Path) -> Path:
+    """Write ``comparison.md`` and ``comparison.json`` into ``folder`` atomically; returns the Markdown's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(folder / "comparison.json", comparison.to_dict())
+    path = folder / "comparison.md"
+    atomic_write_bytes(path, report_markdown(comparison).encode())
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("ours", type=Path, help="a summary record (make reproduce writes book/_executed/summary.json)")
+    parser.add_argument("--reference", type=Path, default=None, help="default: the committed record of the same profile and dataset")
+    parser.add_argument("--output", type=Path, default=None, help="folder for comparison.md and .json (default: beside OURS)")
+    args = parser.parse_args(argv)
+    ours = json.loads(args.ours.read_text())
+    if args.reference is not None:
+        reference = json.loads(args.reference.read_text())
+    else:
+        reference = reference_record(ours["profile"], ours["dataset"])
+        if reference is None:
+            parser.error(f"no committed reference record for profile {ours['profile']} on {ours['dataset']}; give --reference")
+    comparison = compare(ours, reference)
+    path = write_report(comparison, args.output or args.ours.parent)
+    print(f"comparison with the reference: {comparison.verdict} -> {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
