@@ -51,6 +51,19 @@ def predict_logits(model: nn.Module, image: Tensor) -> Tensor:
     return model(image.unsqueeze(0).to(device))[0].float().cpu()
 
 
+def network_logits(networks: dict[str, RunConfig], image: Tensor) -> dict[str, Tensor]:
+    """Each finished run's logits (C, H, W) for one normalised image (3, H, W), keyed as ``networks``."""
+    return {label: predict_logits(load_network(config), image) for label, config in networks.items()}
+
+
+def present_classes(mask: Tensor, limit: int = 4) -> list[int]:
+    """The ``limit`` classes that cover most pixels of a label map (H, W), largest first (the ignore
+    label 255 left out; ties: the smaller class id)."""
+    labels, counts = mask[mask != 255].unique(return_counts=True)
+    order = sorted(zip(counts.tolist(), labels.tolist()), key=lambda pair: (-pair[0], pair[1]))
+    return [int(label) for _, label in order[:limit]]
+
+
 @torch.inference_mode()
 def mean_ics_matrix(model: nn.Module, images: list[Tensor], temperature: float = 1.0) -> Tensor:
     """The ICS matrix (C, C) averaged over ``images`` (each (3, H, W), processed alone: no padding)."""

@@ -17,7 +17,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from aicsd.data.visualize import colorize_mask
-from aicsd.losses import alw_alpha
+from aicsd.losses import alw_alpha, ics_matrix, intra_class_distributions
 
 ArrayLike = np.ndarray | torch.Tensor
 
@@ -86,6 +86,37 @@ def intra_class_maps(distributions: ArrayLike, class_names: Sequence[str], *, co
         if index < p.shape[0]:
             ax.imshow(p[index], cmap="magma")
             ax.set_title(class_names[index], fontsize=9)
+    fig.tight_layout()
+    return _closed(fig)
+
+
+def ics_comparison(logits: Mapping[str, ArrayLike], class_names: Sequence[str], shown: Sequence[int]) -> Figure:
+    """The paper's Figure 4 for one image: one row per network (e.g. student, AICSD student, teacher),
+    its ICS matrix with each row L2-normalised (what the ICSD loss compares; one colour range for all
+    rows) and the intra-class distributions of the ``shown`` classes. ``logits``: label -> (C, H, W).
+    """
+    arrays = {label: torch.as_tensor(_numpy(x)).unsqueeze(0) for label, x in logits.items()}
+    for label, x in arrays.items():
+        if x.dim() != 4 or x.shape[1] != len(class_names):
+            raise ValueError(f"logits {label!r} have shape {tuple(x.shape[1:])}, expected (C={len(class_names)}, H, W)")
+    if not shown or max(shown) >= len(class_names) or min(shown) < 0:
+        raise ValueError(f"shown classes {list(shown)} must be non-empty ids below {len(class_names)}")
+    matrices = {label: torch.nn.functional.normalize(ics_matrix(x)[0], dim=-1).numpy() for label, x in arrays.items()}
+    maps = {label: intra_class_distributions(x)[0].reshape(len(class_names), *x.shape[-2:]).numpy() for label, x in arrays.items()}
+    vmax = max(m.max() for m in matrices.values())
+    side = 2.0 + 0.2 * len(class_names)
+    width = [side + 1.0] + [side * 0.6] * len(shown)
+    fig, axes = plt.subplots(len(arrays), 1 + len(shown), figsize=(sum(width), side * len(arrays)),
+                             gridspec_kw={"width_ratios": width}, squeeze=False)
+    for row, label in zip(axes, arrays):
+        sns.heatmap(matrices[label], ax=row[0], cmap="viridis", vmin=0.0, vmax=vmax, square=True,
+                    xticklabels=class_names, yticklabels=class_names, cbar_kws={"shrink": 0.75})
+        row[0].set_title(f"{label}: ICS matrix (rows normalised)", fontsize=11)
+        row[0].tick_params(labelsize=8)
+        for ax, c in zip(row[1:], shown):
+            ax.imshow(maps[label][c], cmap="magma")
+            ax.set_title(f"{label}: p({class_names[c]})", fontsize=10)
+            ax.axis("off")
     fig.tight_layout()
     return _closed(fig)
 

@@ -91,3 +91,13 @@ def test_first_step_gradients_are_linear_in_each_terms_weight_and_leave_cross_en
     heavier = analysis.first_step_gradients(student(sp_weight=4 * student().distillation.term("sp").weight))
     assert heavier["ce"] == norms["ce"]  # the same initialisation and the same first batch
     assert heavier["sp"] == pytest.approx(4 * norms["sp"], rel=1e-5)
+
+
+def test_network_logits_and_present_classes(teacher):
+    images, masks = analysis.eval_images(teacher, "test", [0])
+    logits = analysis.network_logits({"teacher": teacher}, images[0])
+    assert list(logits) == ["teacher"] and logits["teacher"].shape == (21, *images[0].shape[-2:])
+    mask = torch.tensor([[0, 0, 0, 3], [3, 255, 255, 255], [7, 7, 0, 3]])
+    assert analysis.present_classes(mask) == [0, 3, 7]
+    assert analysis.present_classes(mask, limit=1) == [0]
+    assert set(analysis.present_classes(masks[0], limit=30)) == set(masks[0][masks[0] != 255].unique().tolist())

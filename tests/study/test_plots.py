@@ -96,3 +96,22 @@ def test_training_curves_wrap_panels_into_rows():
     drawn = [ax for ax in fig.axes if ax.lines]
     assert [ax.get_ylabel() for ax in drawn] == ["a", "b", "c", "d"]
     assert len({round(ax.get_position().y0, 3) for ax in drawn}) == 2
+
+
+def test_ics_comparison_draws_a_shared_scale_matrix_and_the_shown_distributions_per_network():
+    names = ["c0", "c1", "c2", "c3"]
+    logits = {"student": torch.randn(4, 5, 6), "teacher": np.random.default_rng(0).normal(size=(4, 5, 6))}
+    fig = plots.ics_comparison(logits, names, [2, 0])
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == [
+        "student: ICS matrix (rows normalised)", "student: p(c2)", "student: p(c0)",
+        "teacher: ICS matrix (rows normalised)", "teacher: p(c2)", "teacher: p(c0)",
+    ]
+    heatmaps = [ax for ax in fig.axes if ax.get_title().endswith("(rows normalised)")]
+    assert len({ax.collections[0].get_clim() for ax in heatmaps}) == 1
+    panel = next(ax for ax in fig.axes if ax.get_title() == "teacher: p(c0)")
+    assert panel.images[0].get_array().sum() == pytest.approx(1.0, rel=1e-5)
+    with pytest.raises(ValueError, match="expected"):
+        plots.ics_comparison({"x": torch.randn(3, 5, 6)}, names, [0])
+    with pytest.raises(ValueError, match="shown"):
+        plots.ics_comparison(logits, names, [4])
