@@ -57,10 +57,10 @@ bench: $(STAMP)
 screenshots: $(STAMP)
 	$(PY) book/screenshots.py --chromium $(CHROMIUM)
 
-# The main table and the claims ledger of the finished runs of PROFILE on DATASET (read from DATA_ROOT)
-# as Markdown (the README's tables).
+# The README's results section (main table, claims ledger, wall time) from the summary record of
+# PROFILE on DATASET: yours (book/_executed/summary.json, from make reproduce), else the committed one.
 results-table: $(STAMP)
-	$(PY) -c "from aicsd.study.tables import markdown_claims_table, markdown_main_table; root = '$(DATA_ROOT)' or None; print(markdown_main_table('$(PROFILE)', '$(DATASET)', root)); print(); print(markdown_claims_table('$(PROFILE)', '$(DATASET)', root))"
+	$(PY) -m aicsd.study.results_section --profile $(PROFILE) --dataset $(DATASET)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info book/_build book/_chapters

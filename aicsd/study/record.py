@@ -56,7 +56,7 @@ def record_name(profile: str, dataset: str) -> str:
 
 def cells(runs: pd.DataFrame) -> list[dict[str, Any]]:
     """Per (group, label, backbone): per-seed values, mean, std (ddof 1), n and seeds of the reported
-    mIoU and the mean val mIoU, in %."""
+    mIoU, the per-seed reported pixel accuracy and the mean val mIoU, in %."""
     out = []
     for (group, label, backbone), part in runs.groupby(["group", "label", "backbone"], sort=False):
         part = part.sort_values("seed")
@@ -67,6 +67,7 @@ def cells(runs: pd.DataFrame) -> list[dict[str, Any]]:
                 "backbone": backbone,
                 "split": part["split"].iloc[0],
                 "values": [100 * float(v) for v in part["miou"]],
+                "pixel_accuracy_values": [100 * float(v) for v in part["pixel_accuracy"]],
                 "miou_mean": 100 * float(part["miou"].mean()),
                 "miou_std": 100 * float(part["miou"].std(ddof=1)) if len(part) > 1 else None,
                 "val_miou_mean": 100 * float(part["val_miou"].mean()),
@@ -128,6 +129,7 @@ def reproduction_summary(
             **provenance({"profile": profile, "dataset": dataset, "data_root": data_root, "device": device}),
             "torch_threads_per_run": teacher.threads,
         },
+        "teacher_backbone": teacher.backbone,
         "teacher": _percent(teacher_metrics),
         "cells": cells(ledger.runs),
         "sweep": sweep_cells(experiments.collect(sweep, test=False)) if sweep else [],

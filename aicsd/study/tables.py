@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from aicsd.engine import load_profile, read_result, run_dir, seeds_of
-from aicsd.results import mean_std_text, reported_metrics, summarise
-from aicsd.study import display, experiments, ledger, paper
+from aicsd.engine import load_profile, seeds_of
+from aicsd.paths import BENCHMARK_RESULTS
+from aicsd.results import mean_std_text, summarise
+from aicsd.study import display, experiments, paper
 from aicsd.study.display import Table
 from aicsd.study.experiments import MAIN_METHODS, PAPER_METHODS, STUDENTS
-from aicsd.paths import BENCHMARK_RESULTS
 
 METRICS = {"miou": "mIoU", "pixel_accuracy": "pixel acc.", "mean_class_accuracy": "class acc."}
 
@@ -184,18 +184,6 @@ def benchmark_table(record: dict) -> pd.DataFrame:
     return rows.assign(device=record["device"], threads=record.get("threads"), date=record["date"][:10])
 
 
-def markdown_main_table(profile: str = "cpu", dataset: str = "synthetic", data_root: str | None = None) -> str:
-    """The main table of finished runs of ``profile`` on ``dataset`` (read from ``data_root``, default
-    ``<repo>/data/<dataset>``) as Markdown (for the README), with the weights chosen on val: raises
-    FileNotFoundError naming the first missing run."""
-    place = {"dataset": dataset, "data_root": data_root}
-    teacher = experiments.teacher_run(profile, **place)
-    weights = experiments.tuned_weights(profile, **place, train=False)
-    results = experiments.collect(experiments.main_table(profile, **place, weights=weights))
-    teacher_metrics = reported_metrics(read_result(run_dir(teacher)))
-    return main_results(results, teacher_metrics, teacher.backbone).to_markdown(index=False, disable_numparse=True)
-
-
 def weight_sweep_table(sweep: pd.DataFrame, chosen: experiments.StudentWeights) -> Table:
     """The weight sweep for reading: per student, method and weight, the mean val mIoU (%) over the
     sweep's seeds, and which weight was chosen for that student
@@ -249,13 +237,6 @@ def claims_view(claims: pd.DataFrame) -> pd.DataFrame:
             "raw verdict": claims["raw_verdict"],
         }
     )
-
-
-def markdown_claims_table(profile: str = "cpu", dataset: str = "synthetic", data_root: str | None = None) -> str:
-    """The claims ledger of the finished runs of ``profile`` as Markdown (for the README): the
-    paper's family under Holm's adjustment (:func:`aicsd.study.ledger.book_ledger`), without the
-    mechanism claim (it needs the networks; the book's claims chapter has it)."""
-    return claims_view(ledger.book_ledger(profile, dataset, data_root).family).to_markdown(index=False, disable_numparse=True)
 
 
 def collapsed_runs(df: pd.DataFrame, by: tuple[str, ...] = ("group", "label", "backbone"), metric: str = "miou") -> pd.DataFrame:

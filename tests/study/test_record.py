@@ -16,6 +16,7 @@ def test_cells_summarise_each_group_label_and_student():
             "seed": [1, 0, 0],
             "miou": [0.5, 0.4, 0.3],
             "val_miou": [0.52, 0.42, 0.31],
+            "pixel_accuracy": [0.8, 0.7, 0.6],
         }
     )
     cells = record.cells(runs)
@@ -23,6 +24,7 @@ def test_cells_summarise_each_group_label_and_student():
     assert cells[0]["miou_std"] == pytest.approx(100 * pd.Series([0.5, 0.4]).std())
     assert cells[0]["seeds"] == [0, 1] and cells[0]["n"] == 2
     assert cells[0]["values"] == pytest.approx([40.0, 50.0])  # in seed order
+    assert cells[0]["pixel_accuracy_values"] == pytest.approx([70.0, 80.0])
     assert cells[1]["miou_std"] is None and cells[1]["val_miou_mean"] == pytest.approx(31.0)
 
 

@@ -1,0 +1,98 @@
+"""The README's results section, printed from a summary record: ``make results-table`` calls this.
+
+    python -m aicsd.study.results_section [--profile cpu] [--dataset synthetic] [--record PATH]
+
+prints the main table, the claims ledger (Holm-adjusted) and the reproduction's wall time of the
+record: by default this machine's own (``book/_executed/summary.json``, written by ``make
+reproduce``) when it is of the same profile and dataset, else the committed reference record
+(:func:`aicsd.study.compare.reference_record`). Everything is read from the record, nothing from
+the run store, so the README's numbers are those of a record (a test checks that the README holds
+exactly what this prints for the committed record).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from aicsd.paths import EXECUTED
+from aicsd.study import tables
+from aicsd.study.compare import reference_record
+
+__all__ = ["record_runs", "results_markdown", "select_record"]
+
+
+def record_runs(record: dict[str, Any]) -> pd.DataFrame:
+    """The main table's runs of a summary record as a collected-runs frame (fractions, one row per seed)."""
+    rows = []
+    for cell in record["cells"]:
+        if cell["group"] != "main":
+            continue
+        for seed, miou, accuracy in zip(cell["seeds"], cell["values"], cell["pixel_accuracy_values"], strict=True):
+            rows.append({"backbone": cell["backbone"], "method": cell["label"], "seed": seed, "miou": miou / 100, "pixel_accuracy": accuracy / 100})
+    return pd.DataFrame(rows)
+
+
+def _claims_frame(claims: list[dict[str, Any]]) -> pd.DataFrame:
+    """A record's claims back in the ledger's units (mIoU gains as fractions), for :func:`tables.claims_view`."""
+    frame = pd.DataFrame(claims)
+    is_miou = frame["metric"] == "miou"
+    for column in ("gain", "ci_low", "ci_high", "detectable_gain"):
+        frame[column] = frame[column].astype(float).where(~is_miou, frame[column].astype(float) / 100)
+    return frame
+
+
+def results_markdown(record: dict[str, Any]) -> str:
+    """The main table, the claims ledger and one line on where and how long the record's reproduction ran."""
+    teacher = {key: record["teacher"][key] / 100 for key in ("miou", "pixel_accuracy")}
+    main = tables.main_results(record_runs(record), teacher, record["teacher_backbone"]).to_markdown(index=False, disable_numparse=True)
+    ledger = tables.claims_view(_claims_frame(record["claims"])).to_markdown(index=False, disable_numparse=True)
+    origin = record.get("provenance", {})
+    notebooks = sum((record.get("notebooks_s") or {}).values())
+    machine = f"{origin.get('cpu_count')} cores of {origin.get('cpu')} (torch CPU capability {origin.get('cpu_capability')})"
+    timing = f"{notebooks / 60:.1f} min of notebooks" if notebooks else "wall time not recorded"
+    line = (
+        f"Record: profile `{record['profile']}` on `{record['dataset']}`, {len(record['seeds'])} seeds per cell, "
+        f"commit {str(origin.get('commit'))[:7]}, {record['date'][:10]}, {machine}: {timing}."
+    )
+    return f"{main}\n\n{ledger}\n\n{line}\n"
+
+
+def select_record(profile: str, dataset: str, own: Path = EXECUTED / "summary.json") -> tuple[dict[str, Any], str]:
+    """This machine's record of ``profile`` on ``dataset`` when ``make reproduce`` wrote one, else the
+    committed reference; with a word saying which. Raises FileNotFoundError when neither exists."""
+    if own.is_file():
+        record = json.loads(own.read_text())
+        if (record.get("profile"), record.get("dataset")) == (profile, dataset):
+            return record, f"your reproduction ({own})"
+    record = reference_record(profile, dataset)
+    if record is None:
+        raise FileNotFoundError(f"no summary record of {profile} on {dataset}: run make reproduce PROFILE={profile} DATASET={dataset}")
+    return record, "the committed reference record"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--dataset", default="synthetic")
+    parser.add_argument("--record", type=Path, default=None, help="a summary record (default: yours, else the committed one)")
+    args = parser.parse_args(argv)
+    if args.record is not None:
+        record, origin = json.loads(args.record.read_text()), str(args.record)
+    else:
+        try:
+            record, origin = select_record(args.profile, args.dataset)
+        except FileNotFoundError as error:
+            parser.error(str(error))
+    print(f"from {origin}", file=sys.stderr)
+    print(results_markdown(record), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,46 @@
+"""The README's results section rendered from a summary record alone."""
+
+import json
+import re
+
+import pytest
+
+from aicsd.study import results_section
+
+
+def _record():
+    cells = []
+    for backbone in ("resnet18", "mobilenet_v2"):
+        for method, base in (("none", 20.0), ("aicsd", 25.0)):
+            cells.append({"group": "main", "label": method, "backbone": backbone, "seeds": [0, 1], "values": [base, base + 2],
+                          "pixel_accuracy_values": [80.0, 82.0], "n": 2})
+    cells.append({"group": "components", "label": "ICSD", "backbone": "resnet18", "seeds": [0, 1], "values": [1.0, 2.0],
+                  "pixel_accuracy_values": [1.0, 1.0], "n": 2})
+    return {
+        "profile": "cpu", "dataset": "synthetic", "seeds": [0, 1], "date": "2026-12-06T22:00:00+00:00",
+        "teacher_backbone": "resnet101", "teacher": {"miou": 40.0, "pixel_accuracy": 88.0},
+        "provenance": {"cpu": "Some CPU", "cpu_count": 2, "cpu_capability": "AVX2", "commit": "0123456789abcdef"},
+        "notebooks_s": {"a": 60.0, "b": 120.0},
+        "cells": cells,
+        "claims": [{"claim": "AICSD > student (ResNet-18)", "metric": "miou", "gain": 5.0, "ci_low": 4.0, "ci_high": 6.0, "p_value": 0.01,
+                    "p_holm": 0.02, "detectable_gain": 3.0, "n": 2, "verdict": "supported", "raw_verdict": "supported"}],
+    }
+
+
+def test_the_section_holds_the_main_table_the_ledger_and_the_time_from_the_record():
+    page = re.sub(r" +", " ", results_section.results_markdown(_record()))
+    assert "| Teacher: resnet101 | | 40.00 | 88.00 |" in page
+    assert "| S1: ResNet-18 | + AICSD | 26.00 ± 1.41 | 81.00 ± 1.41 | +5.00 | 70.03 ± 0.13 | +2.53 |" in page
+    assert "| AICSD > student (ResNet-18) | mIoU | +5.00 | [+4.00, +6.00] | 0.01 | 0.02 | 3.00 |" in page
+    assert "commit 0123456, 2026-12-06, 2 cores of Some CPU (torch CPU capability AVX2): 3.0 min of notebooks." in page
+    assert "ICSD" not in page.split("| claim")[0].replace("AICSD", "")  # only the main table's cells
+
+
+def test_your_record_is_preferred_when_it_is_of_the_same_profile_and_dataset(tmp_path, monkeypatch):
+    own = tmp_path / "summary.json"
+    own.write_text(json.dumps(_record()))
+    record, origin = results_section.select_record("cpu", "synthetic", own)
+    assert origin.startswith("your reproduction") and record["date"].startswith("2026-12-06")
+    monkeypatch.setattr(results_section, "reference_record", lambda profile, dataset: None)
+    with pytest.raises(FileNotFoundError, match="run make reproduce PROFILE=smoke"):
+        results_section.select_record("smoke", "synthetic", own)
