@@ -433,3 +433,23 @@ def cpu_options_benchmark(folder: Path = BENCHMARK_RESULTS) -> tuple[pd.DataFram
         for row in record["rows"]
     ]
     return pd.DataFrame(rows, columns=columns), record
+
+
+def variance_levers(folder: Path = BENCHMARK_RESULTS) -> tuple[pd.DataFrame, dict | None]:
+    """The ``variance_levers`` record (``benchmarks/variance_levers.py``): one row per cell with the
+    mean ± std over seeds (mIoU %) of each way of scoring the same runs, side by side, and each
+    way's std as a share of the raw test std; and the record itself (None, with an empty table,
+    when none is recorded)."""
+    path = folder / "variance_levers-cpu.json"
+    if not path.is_file():
+        return pd.DataFrame(columns=["student", "method"]), None
+    record = json.loads(path.read_text())
+    rows = []
+    for cell, ways in record["cells"].items():
+        backbone, method = cell.split(":")
+        row = {"student": paper.STUDENTS[backbone], "method": paper.METHOD_LABELS[method]}
+        for way, scores in ways.items():
+            row[way] = mean_std_text(scores["mean"], scores["std"])
+            row[f"std {way} / raw, test"] = f"{scores['std_ratio']:.2f}"
+        rows.append(row)
+    return pd.DataFrame(rows), record

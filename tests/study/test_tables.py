@@ -253,3 +253,16 @@ def test_main_results_adds_the_parameter_columns_on_teacher_and_plain_rows():
     assert plain.loc["S1: ResNet-18", "params cpu width (M)"] == "1.05" and plain.loc["S2: MobileNetV2", "params paper width (M)"] == "5.82"
     assert set(table[table["method"] == "+ AICSD"]["params paper width (M)"]) == {""}
     assert list(tables.main_results(_runs(), {"miou": 0.7, "pixel_accuracy": 0.95}, "resnet101").columns)[-1] == "paper gain"
+
+
+def test_variance_levers_lays_each_way_beside_the_raw_test_score(tmp_path):
+    import json
+
+    ways = {"raw, test": {"mean": 20.0, "std": 2.0, "std_ratio": 1.0}, "EMA, test": {"mean": 21.0, "std": 1.0, "std_ratio": 0.5}}
+    (tmp_path / "variance_levers-cpu.json").write_text(json.dumps({"ema_decay": 0.98, "cells": {"resnet18:none": ways}}))
+    table, record = tables.variance_levers(tmp_path)
+    assert record["ema_decay"] == 0.98
+    row = table.iloc[0]
+    assert row["student"] == "S1: ResNet-18" and row["EMA, test"] == "21.00 ± 1.00" and row["std EMA, test / raw, test"] == "0.50"
+    empty, none = tables.variance_levers(tmp_path / "absent")
+    assert none is None and empty.empty
