@@ -106,7 +106,7 @@ def ics_comparison(logits: Mapping[str, ArrayLike], class_names: Sequence[str], 
     vmax = max(m.max() for m in matrices.values())
     side = 2.0 + 0.2 * len(class_names)
     width = [side + 1.0] + [side * 0.6] * len(shown)
-    fig, axes = plt.subplots(len(arrays), 1 + len(shown), figsize=(sum(width), side * len(arrays)),
+    fig, axes = plt.subplots(len(arrays), 1 + len(shown), figsize=(sum(width), (side + 1.2) * len(arrays)),
                              gridspec_kw={"width_ratios": width}, squeeze=False)
     for row, label in zip(axes, arrays):
         sns.heatmap(matrices[label], ax=row[0], cmap="viridis", vmin=0.0, vmax=vmax, square=True,
