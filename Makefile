@@ -38,9 +38,11 @@ book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . --path-output book --warningiserror --keep-going
 	@echo "open book/_build/html/index.html"
 
-# Make your complete book/_executed/ the shipped reference: book/reference/ (commit it).
+# Make your complete book/_executed/ the shipped reference: book/reference/ and its records
+# benchmarks/results/summary-<name>.json, reproduce-<name>.json (commit them).
 reference: $(STAMP)
 	$(PY) -m aicsd.study.book_sources --freeze
+	$(PY) -m aicsd.study.record --publish
 
 # JupyterLab on notebooks/ (installs the lab extra once); prints the URL to open. Each chapter's
 # parameters cell defaults to the cpu profile of `make reproduce`, whose finished runs it reuses.

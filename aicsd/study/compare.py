@@ -12,6 +12,8 @@ compared cell by cell and claim by claim, with tests rather than tolerances pick
 - A **claim** agrees when its verdict, taken after the ledger's Holm adjustment in each record,
   is the same.
 - The **teacher** is one run: its difference is reported, not tested.
+- Records of two **designs** (their ``design_digest`` differs: other runs, from another commit's
+  recipe or other data) are not compared at all.
 - The **data** and the **machine**: whether the data's content digest is the same (equal data
   means any difference came from the arithmetic: CPU kernels chosen per instruction set, thread
   counts, library versions), and both CPUs and capability levels.
@@ -44,6 +46,7 @@ BIT_IDENTICAL = "bit-identical"
 WITHIN_SPREAD = "within the seed spread"
 DIFFERS = "differs"
 AGREES = "agrees"
+OTHER_DESIGN = "not comparable: another design"
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,18 @@ class Comparison:
     claims: pd.DataFrame
     verdict: str
     facts: dict[str, Any]
+
+    def line(self) -> str:
+        """One line for the terminal: the verdict and the counts behind it."""
+        if self.verdict == OTHER_DESIGN:
+            return f"{self.verdict} (the reference trained other runs)"
+        identical = int((self.cells["status"] == BIT_IDENTICAL).sum())
+        differing = int((self.cells["status"] == DIFFERS).sum())
+        kept = int(self.claims["agree"].sum())
+        return (
+            f"{self.verdict} ({identical} of {len(self.cells)} cells bit-identical, {differing} differ; "
+            f"{kept} of {len(self.claims)} claims keep their verdict)"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -162,6 +177,8 @@ def compare(ours: dict[str, Any], reference: dict[str, Any], confidence: float =
         )
     cells = compare_cells(ours["cells"], reference["cells"], confidence)
     claims = compare_claims(ours.get("claims", []), reference.get("claims", []))
+    if ours.get("design_digest") is None or ours.get("design_digest") != reference.get("design_digest"):
+        return Comparison(cells.iloc[0:0], claims.iloc[0:0], OTHER_DESIGN, _facts(ours, reference))
     if not cells.empty and (cells["status"] == BIT_IDENTICAL).all() and claims["agree"].all():
         verdict = BIT_IDENTICAL
     elif (cells.empty or (cells["status"] != DIFFERS).all()) and claims["agree"].all():
@@ -179,6 +196,15 @@ def report_markdown(comparison: Comparison) -> str:
     """The comparison as a short Markdown page: the verdict, the machines, then the cells and claims
     that differ (or a line saying none does), and the whole cell table."""
     cells, claims, facts = comparison.cells, comparison.claims, comparison.facts
+    if comparison.verdict == OTHER_DESIGN:
+        return (
+            "# Comparison with the reference reproduction\n\n"
+            f"**Verdict: {OTHER_DESIGN}.** The committed reference (commit {facts['reference']['commit']}, "
+            f"{facts['reference']['date']}) trained other runs than this reproduction (commit {facts['ours']['commit']}): "
+            "their design digests (the ids of every run the design trains, which depend on the recipe and the data, "
+            "never on the machine) differ, so their numbers answer different questions and are not compared. "
+            "Compare reproductions of the same commit.\n"
+        )
     identical = int((cells["status"] == BIT_IDENTICAL).sum()) if not cells.empty else 0
     differing = cells[cells["status"] == DIFFERS] if not cells.empty else cells
     flipped = claims[~claims["agree"]]
@@ -271,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"no committed reference record for profile {ours['profile']} on {ours['dataset']}; give --reference")
     comparison = compare(ours, reference)
     path = write_report(comparison, args.output or args.ours.parent)
-    print(f"comparison with the reference: {comparison.verdict} -> {path}")
+    print(f"against the reference: {comparison.line()} -> {path}")
     return 0
 
 

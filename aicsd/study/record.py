@@ -7,6 +7,7 @@ dataset other than the generated one; ``make reproduce`` writes the same record 
 ``book/_executed/summary.json`` and compares it with the committed one, :mod:`aicsd.study.compare`).
 Every mIoU, pixel accuracy and gain in it is in percent (points for gains), as ``units`` says:
 
+- ``design_digest``: :func:`design_digest`, equal for two reproductions of the same design;
 - ``provenance``: :func:`aicsd.study.provenance.provenance` (commit, CPU and its capability level,
   package versions, the data's fingerprint and content digest);
 - ``teacher``: the teacher's reported metrics;
@@ -24,6 +25,7 @@ It reads only finished runs (FileNotFoundError naming the first missing one).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,15 +33,15 @@ from typing import Any
 
 import pandas as pd
 
-from aicsd.engine import read_result, run_dir, seeds_of
-from aicsd.engine.checkpoint import atomic_write_json
-from aicsd.paths import BENCHMARK_RESULTS, EXECUTED
+from aicsd.engine import read_result, run_dir, run_id, seeds_of
+from aicsd.engine.checkpoint import atomic_write_bytes, atomic_write_json
+from aicsd.paths import BENCHMARK_RESULTS, EXECUTED, REFERENCE
 from aicsd.results import reported_metrics
 from aicsd.study import experiments
 from aicsd.study.ledger import book_ledger
 from aicsd.study.provenance import provenance
 
-__all__ = ["CLAIMS_DISTANCE_IMAGES", "UNITS", "cells", "main", "record_name", "reproduction_summary", "sweep_cells"]
+__all__ = ["CLAIMS_DISTANCE_IMAGES", "UNITS", "cells", "design_digest", "main", "record_name", "reproduction_summary", "sweep_cells"]
 
 UNITS = "mIoU and pixel accuracy in percent, gains and intervals in percentage points (the ICS distance in its own units)"
 CLAIMS_DISTANCE_IMAGES = 16
@@ -52,6 +54,19 @@ def record_name(profile: str, dataset: str) -> str:
     """``<profile>`` for the generated dataset, else ``<profile>-<dataset>``: how the reproduction's
     records in ``benchmarks/results/`` are named (benchmarks/bench_reproduce.sh uses the same rule)."""
     return profile if dataset == "synthetic" else f"{profile}-{dataset}"
+
+
+def design_digest(profile: str, dataset: str = "synthetic", data_root: str | None = None) -> str:
+    """Hex SHA-256 over the sorted run ids of what the book's design trains before any result is
+    known: the teacher, the weight sweep, and the main table and ablations at the default weights.
+    Run ids hash every recipe field and the data's fingerprint, never the machine, so two
+    reproductions of the same commit's design on the same data share this digest, whatever their
+    results (the weights a sweep then chooses are results, and are left out)."""
+    place = {"dataset": dataset, "data_root": data_root}
+    runs = [experiments.teacher_run(profile, **place)]
+    runs += [r.config for r in experiments.weight_sweep(profile, **place) + experiments.main_table(profile, **place) + experiments.ablations(profile, **place)]
+    ids = sorted({run_id(config) for config in runs})
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()
 
 
 def cells(runs: pd.DataFrame) -> list[dict[str, Any]]:
@@ -125,6 +140,7 @@ def reproduction_summary(
         "profile": profile,
         "dataset": dataset,
         "seeds": list(seeds_of(profile)),
+        "design_digest": design_digest(profile, dataset, data_root),
         "provenance": {
             **provenance({"profile": profile, "dataset": dataset, "data_root": data_root, "device": device}),
             "torch_threads_per_run": teacher.threads,
@@ -141,6 +157,35 @@ def reproduction_summary(
     }
 
 
+NO_COMPARISON_YET = (
+    "# Comparison with the reference reproduction\n\n"
+    "This book shows the reference reproduction itself (its record: `benchmarks/results/{record}`). "
+    "No reproduction on another machine has been compared with it here yet. Run `make reproduce` on yours: "
+    "it ends by comparing its records with this reference, cell by cell and claim by claim, and your book "
+    "shows that comparison on this page.\n"
+)
+"""The reference's own comparison page until a reproduction elsewhere has been compared with it."""
+
+
+def publish(executed: Path = EXECUTED, folder: Path = BENCHMARK_RESULTS, reference: Path = REFERENCE) -> Path:
+    """Make the reproduction in ``executed`` the reference record: its ``summary.json`` becomes
+    ``summary-<name>.json`` and its ``timings.json`` ``reproduce-<name>.json`` in ``folder``, and the
+    shipped book's comparison page (``reference/comparison.md``) says that nothing has been compared
+    with the new reference yet. Returns the summary's path. Raises FileNotFoundError naming a missing record."""
+    summary_path, timings_path = executed / "summary.json", executed / "timings.json"
+    for path in (summary_path, timings_path):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: run make reproduce to the end first")
+    summary = json.loads(summary_path.read_text())
+    name = record_name(summary["profile"], summary["dataset"])
+    target = folder / f"summary-{name}.json"
+    atomic_write_json(target, summary)
+    atomic_write_json(folder / f"reproduce-{name}.json", json.loads(timings_path.read_text()))
+    if reference.is_dir():
+        atomic_write_bytes(reference / "comparison.md", NO_COMPARISON_YET.format(record=target.name).encode())
+    return target
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="cpu")
@@ -148,7 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--timings", type=Path, default=EXECUTED / "timings.json", help="the driver's timing record")
     parser.add_argument("--output", type=Path, default=None, help="default benchmarks/results/summary-<profile>[-<dataset>].json")
+    parser.add_argument("--publish", action="store_true", help="make book/_executed/'s records the committed reference records (make reference)")
     args = parser.parse_args(argv)
+    if args.publish:
+        print(f"wrote {publish()}")
+        return 0
     timings = json.loads(args.timings.read_text()) if args.timings.is_file() else None
     record = reproduction_summary(args.profile, args.dataset, args.data_root, timings)
     output = args.output or BENCHMARK_RESULTS / f"summary-{record_name(args.profile, args.dataset)}.json"

@@ -33,7 +33,7 @@ from traitlets.config import Config
 
 from aicsd.engine.checkpoint import atomic_write_bytes, atomic_write_json
 from aicsd.paths import EXECUTED, NOTEBOOKS
-from aicsd.study.compare import BIT_IDENTICAL, DIFFERS, compare, reference_record, write_report
+from aicsd.study.compare import compare, reference_record, write_report
 from aicsd.study.provenance import provenance
 from aicsd.study.record import record_name, reproduction_summary
 
@@ -232,12 +232,7 @@ def check_against_reference(parameters: dict[str, object], timings: dict[str, ob
         return
     comparison = compare(summary, reference)
     path = write_report(comparison, output)
-    identical = int((comparison.cells["status"] == BIT_IDENTICAL).sum())
-    print(
-        f"against the reference: {comparison.verdict} ({identical} of {len(comparison.cells)} cells bit-identical, "
-        f"{int((comparison.cells['status'] == DIFFERS).sum())} differ; "
-        f"{int(comparison.claims['agree'].sum())} of {len(comparison.claims)} claims keep their verdict) -> {path}"
-    )
+    print(f"against the reference: {comparison.line()} -> {path}")
 
 
 if __name__ == "__main__":

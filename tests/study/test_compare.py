@@ -20,7 +20,7 @@ def _cell(label, values, group="main", backbone="resnet18"):
 
 def _record(cells, verdicts=("supported", "inconclusive"), teacher=42.0, digest="d1", capability="AVX2"):
     return {
-        "profile": "cpu", "dataset": "synthetic", "date": "2026-12-06",
+        "profile": "cpu", "dataset": "synthetic", "date": "2026-12-06", "design_digest": "design-1",
         "provenance": {"commit": "abc", "cpu": "x", "cpu_capability": capability, "cpu_count": 2, "gpu": None, "data_digest": digest, "packages": {"torch": "2.14.1"}},
         "teacher": {"miou": teacher},
         "cells": cells,
@@ -81,3 +81,12 @@ def test_records_of_other_profiles_are_refused_and_the_report_is_written(tmp_pat
     page = (tmp_path / "comparison.md").read_text()
     assert "Verdict: bit-identical" in page and "data differs or its digest is unknown" in page
     assert json.loads((tmp_path / "comparison.json").read_text())["verdict"] == compare.BIT_IDENTICAL
+
+
+def test_records_of_another_design_are_not_compared():
+    other = {**copy.deepcopy(REFERENCE), "design_digest": "design-2"}
+    result = compare.compare(other, REFERENCE)
+    assert result.verdict == compare.OTHER_DESIGN and result.cells.empty
+    assert "not comparable" in compare.report_markdown(result)
+    old = {key: value for key, value in REFERENCE.items() if key != "design_digest"}
+    assert compare.compare(copy.deepcopy(REFERENCE), old).verdict == compare.OTHER_DESIGN

@@ -44,3 +44,19 @@ def test_claims_are_stored_in_points_and_other_metrics_as_they_are():
     rows = record._claim_records(table)
     assert rows[0]["gain"] == pytest.approx(1.23) and rows[0]["detectable_gain"] == pytest.approx(1.5) and rows[0]["p_holm"] == 0.01
     assert rows[1]["gain"] == pytest.approx(0.5) and rows[1]["ci_high"] == pytest.approx(0.6)
+
+
+def test_publish_makes_the_executed_records_the_reference(tmp_path):
+    import json
+
+    executed, folder, reference = tmp_path / "executed", tmp_path / "results", tmp_path / "reference"
+    for path in (executed, folder, reference):
+        path.mkdir()
+    with pytest.raises(FileNotFoundError, match="summary.json is missing"):
+        record.publish(executed, folder, reference)
+    (executed / "summary.json").write_text(json.dumps({"profile": "cpu", "dataset": "camvid", "cells": []}))
+    (executed / "timings.json").write_text(json.dumps({"total_s": 1.0}))
+    (reference / "comparison.md").write_text("an old comparison")
+    assert record.publish(executed, folder, reference) == folder / "summary-cpu-camvid.json"
+    assert json.loads((folder / "reproduce-cpu-camvid.json").read_text()) == {"total_s": 1.0}
+    assert "No reproduction on another machine" in (reference / "comparison.md").read_text()
