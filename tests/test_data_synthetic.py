@@ -185,8 +185,8 @@ def test_sample_grid_png(small_root: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_default_size_counts_and_coverage(tmp_path: Path) -> None:
-    root = make_synthetic(tmp_path)
+def test_default_size_counts_and_coverage() -> None:
+    root = ensure_synthetic(synthetic.DEFAULT_SYNTHETIC_ROOT)  # the tests' own default root, shared with the notebooks
     lists = root / "VOCdevkit/VOC2012/ImageSets/Segmentation"
     assert len((lists / "train.txt").read_text().split()) == 1000
     assert len((lists / "val.txt").read_text().split()) == 300

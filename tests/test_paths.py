@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from aicsd import paths
 from aicsd.cli import build_parser
 from aicsd.data import DEFAULT_SYNTHETIC_ROOT
 from aicsd.engine import RunConfig, load_profile
@@ -29,15 +30,13 @@ def test_the_tests_use_a_run_store_and_data_folder_of_their_own():
     assert build_parser().parse_args(["runs"]).root is None  # the command line falls back on RUNS_ROOT
 
 
-def _defaults(**environment):
-    env = {name: value for name, value in os.environ.items() if name not in (RUNS_ENV, DATA_ENV)}
+def test_the_environment_moves_the_defaults_and_without_it_they_are_the_checkouts(tmp_path, monkeypatch):
+    environment = {**os.environ, RUNS_ENV: str(tmp_path / "r"), DATA_ENV: str(tmp_path / "d")}
     completed = subprocess.run(
-        [sys.executable, "-c", _DEFAULTS], env={**env, **environment}, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", _DEFAULTS], env=environment, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=True
     )
-    return json.loads(completed.stdout)
-
-
-def test_the_environment_moves_the_defaults_and_without_it_they_are_the_checkouts(tmp_path):
-    assert _defaults() == [str(REPO_ROOT / "runs"), str(REPO_ROOT / "data" / "camvid"), str(REPO_ROOT / "data" / "synthetic")]
-    moved = _defaults(**{RUNS_ENV: str(tmp_path / "r"), DATA_ENV: str(tmp_path / "d")})
-    assert moved == [str(tmp_path / "r"), str(tmp_path / "d" / "camvid"), str(tmp_path / "d" / "synthetic")]
+    assert json.loads(completed.stdout) == [str(tmp_path / "r"), str(tmp_path / "d" / "camvid"), str(tmp_path / "d" / "synthetic")]
+    monkeypatch.delenv(RUNS_ENV)
+    assert paths._from_environment(RUNS_ENV, REPO_ROOT / "runs") == REPO_ROOT / "runs"
+    monkeypatch.setenv(RUNS_ENV, " ")
+    assert paths._from_environment(RUNS_ENV, REPO_ROOT / "runs") == REPO_ROOT / "runs"
