@@ -105,15 +105,18 @@ def ics_comparison(logits: Mapping[str, ArrayLike], class_names: Sequence[str], 
     maps = {label: intra_class_distributions(x)[0].reshape(len(class_names), *x.shape[-2:]).numpy() for label, x in arrays.items()}
     vmax = max(m.max() for m in matrices.values())
     side = 2.0 + 0.2 * len(class_names)
-    width = [side + 1.0] + [side * 0.6] * len(shown)
-    fig, axes = plt.subplots(len(arrays), 1 + len(shown), figsize=(sum(width), (side + 1.2) * len(arrays)),
-                             gridspec_kw={"width_ratios": width}, squeeze=False)
-    for row, label in zip(axes, arrays):
-        sns.heatmap(matrices[label], ax=row[0], cmap="viridis", vmin=0.0, vmax=vmax, square=True,
+    grid_columns = -(-len(shown) // 2)  # the distributions two high beside the matrix
+    widths = [side + 1.0] + [side * 0.45] * grid_columns
+    fig = plt.figure(figsize=(sum(widths), (side + 1.2) * len(arrays)))
+    grid = fig.add_gridspec(2 * len(arrays), 1 + grid_columns, width_ratios=widths)
+    for row, label in enumerate(arrays):
+        ax = fig.add_subplot(grid[2 * row : 2 * row + 2, 0])
+        sns.heatmap(matrices[label], ax=ax, cmap="viridis", vmin=0.0, vmax=vmax, square=True,
                     xticklabels=class_names, yticklabels=class_names, cbar_kws={"shrink": 0.75})
-        row[0].set_title(f"{label}: ICS matrix (rows normalised)", fontsize=11)
-        row[0].tick_params(labelsize=8)
-        for ax, c in zip(row[1:], shown):
+        ax.set_title(f"{label}: ICS matrix (rows normalised)", fontsize=11)
+        ax.tick_params(labelsize=8)
+        for index, c in enumerate(shown):
+            ax = fig.add_subplot(grid[2 * row + index % 2, 1 + index // 2])
             ax.imshow(maps[label][c], cmap="magma")
             ax.set_title(f"{label}: p({class_names[c]})", fontsize=10)
             ax.axis("off")
