@@ -12,11 +12,12 @@ four ways from the same training:
   raw, val+test    the trained weights on val and test pooled (one confusion matrix, twice the images)
   EMA, val+test    both levers
 
-Printed and written to ``benchmarks/results/variance_levers-cpu.json``: per cell and way, the mean,
-the std over seeds (ddof 1) and each way's std as a ratio of the raw test std. The sizing chapter
-shows the record.
+Printed and written to ``benchmarks/results/variance_levers-cpu.json`` (``-warmup<N>.json`` with
+``--warmup-steps N``, a third lever: the cells trained anew with a linear lr warm-up over their first
+N steps): per cell and way, the mean, the std over seeds (ddof 1) and each way's std as a ratio of
+the raw test std. The sizing chapter shows the records side by side.
 
-    python benchmarks/variance_levers.py [--ema-decay 0.98] [--cells resnet18:none resnet18:aicsd ...]
+    python benchmarks/variance_levers.py [--ema-decay 0.98] [--warmup-steps 0] [--cells resnet18:none resnet18:aicsd ...]
 """
 
 from __future__ import annotations
@@ -44,13 +45,13 @@ DEFAULT_CELLS = ("resnet18:none", "resnet18:aicsd", "mobilenet_v2:none", "mobile
 WAYS = ("raw, test", "EMA, test", "raw, val+test", "EMA, val+test")
 
 
-def cell_runs(cells: list[str], ema_decay: float) -> dict[str, list[RunConfig]]:
+def cell_runs(cells: list[str], ema_decay: float, warmup_steps: int = 0) -> dict[str, list[RunConfig]]:
     """Per ``"backbone:method"`` cell, its run config at every seed of the profile."""
     out: dict[str, list[RunConfig]] = {}
     for cell in cells:
         backbone, method = cell.split(":")
         out[cell] = [
-            experiments.student_run(PROFILE, backbone=backbone, method=method, seed=seed, ema_decay=ema_decay)
+            experiments.student_run(PROFILE, backbone=backbone, method=method, seed=seed, ema_decay=ema_decay, warmup_steps=warmup_steps)
             for seed in seeds_of(PROFILE)
         ]
     return out
@@ -87,9 +88,10 @@ def summarise(per_run: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ema-decay", type=float, default=0.98)
+    parser.add_argument("--warmup-steps", type=int, default=0, help="train the cells with this linear lr warm-up (another lever)")
     parser.add_argument("--cells", nargs="+", default=list(DEFAULT_CELLS), help="backbone:method, default weights")
     args = parser.parse_args(argv)
-    runs = cell_runs(args.cells, args.ema_decay)
+    runs = cell_runs(args.cells, args.ema_decay, args.warmup_steps)
     experiments.run_all([config for configs in runs.values() for config in configs])
     torch.set_num_threads(1)
     per_run = {cell: [scores(config) for config in configs] for cell, configs in runs.items()}
@@ -101,13 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     record = {
         "profile": PROFILE,
         "ema_decay": args.ema_decay,
+        "warmup_steps": args.warmup_steps,
         "seeds": list(seeds_of(PROFILE)),
         "cells": summary,
         "runs": {cell: [run_id(config) for config in configs] for cell, configs in runs.items()},
         "torch": torch.__version__,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    output = BENCHMARK_RESULTS / f"variance_levers-{PROFILE}.json"
+    suffix = f"-warmup{args.warmup_steps}" if args.warmup_steps else ""
+    output = BENCHMARK_RESULTS / f"variance_levers-{PROFILE}{suffix}.json"
     atomic_write_json(output, record)
     print(f"wrote {output}")
     return 0

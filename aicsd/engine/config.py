@@ -72,6 +72,7 @@ class RunConfig:
     weight_decay: float = 5e-4
     poly_power: float = 0.9
     ema_decay: float = 0.0  # > 0: evaluate a moving average of the weights (aicsd.engine.ema)
+    warmup_steps: int = 0  # > 0: the lr ramps up linearly over these first optimiser steps
     head_lr_multiplier: float = 10.0
     eval_every: int = 4
     # execution
@@ -148,6 +149,8 @@ def _validate(cfg: RunConfig) -> None:
         value = getattr(cfg, name)
         if not math.isfinite(value) or value < 0:
             raise ConfigError(f"{name} must be a finite number >= 0, got {value}")
+    if cfg.warmup_steps < 0:
+        raise ConfigError(f"warmup_steps must be >= 0 (0: no warm-up), got {cfg.warmup_steps}")
     if not (math.isfinite(cfg.ema_decay) and 0 <= cfg.ema_decay < 1):
         raise ConfigError(f"ema_decay must lie in [0, 1) (0: no moving average), got {cfg.ema_decay}")
     if not 0 <= cfg.momentum < 1:

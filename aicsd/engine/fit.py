@@ -186,7 +186,7 @@ def _build(cfg: RunConfig, context: DistContext, device: torch.device, decoded: 
             f"train set of {len(train_set)} images is smaller than one batch ({cfg.batch_size}); "
             "lower batch_size or raise train_limit"
         )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, poly_factor(cfg.epochs * steps_per_epoch, cfg.poly_power))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, poly_factor(cfg.epochs * steps_per_epoch, cfg.poly_power, cfg.warmup_steps))
     scaler = torch.amp.GradScaler(device.type) if precision.needs_grad_scaler else None
     average = WeightAverage(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
     return _Parts(model, distiller, optimizer, scheduler, scaler, precision, steps_per_epoch, train_set, val_set, teacher, teacher_path, average)

@@ -168,11 +168,13 @@ def load_teacher(cfg: RunConfig, device: torch.device) -> tuple[nn.Module, Path]
     return teacher.to(device), path
 
 
-def poly_factor(total_steps: int, power: float) -> Callable[[int], float]:
-    """LambdaLR factor of the poly schedule: (1 - step / total_steps) ** power, per iteration."""
+def poly_factor(total_steps: int, power: float, warmup_steps: int = 0) -> Callable[[int], float]:
+    """LambdaLR factor of the poly schedule: (1 - step / total_steps) ** power, per iteration,
+    times a linear warm-up ``(step + 1) / warmup_steps`` over the first ``warmup_steps`` steps."""
 
     def factor(step: int) -> float:
-        return max(0.0, 1.0 - step / total_steps) ** power
+        warmup = min(1.0, (step + 1) / warmup_steps) if warmup_steps > 0 else 1.0
+        return warmup * max(0.0, 1.0 - step / total_steps) ** power
 
     return factor
 

@@ -435,21 +435,19 @@ def cpu_options_benchmark(folder: Path = BENCHMARK_RESULTS) -> tuple[pd.DataFram
     return pd.DataFrame(rows, columns=columns), record
 
 
-def variance_levers(folder: Path = BENCHMARK_RESULTS) -> tuple[pd.DataFrame, dict | None]:
-    """The ``variance_levers`` record (``benchmarks/variance_levers.py``): one row per cell with the
-    mean ± std over seeds (mIoU %) of each way of scoring the same runs, side by side, and each
-    way's std as a share of the raw test std; and the record itself (None, with an empty table,
-    when none is recorded)."""
-    path = folder / "variance_levers-cpu.json"
-    if not path.is_file():
-        return pd.DataFrame(columns=["student", "method"]), None
-    record = json.loads(path.read_text())
+def variance_levers(folder: Path = BENCHMARK_RESULTS) -> tuple[pd.DataFrame, list[dict]]:
+    """The ``variance_levers`` records (``benchmarks/variance_levers.py``; one per warm-up tried):
+    one row per record and cell with the lr warm-up it trained with and the mean ± std over seeds
+    (mIoU %) of each way of scoring the same runs side by side, and each way's std as a share of
+    the raw test std of those runs; and the records (an empty table and list when none is recorded)."""
+    records = [json.loads(path.read_text()) for path in sorted(folder.glob("variance_levers-cpu*.json"))]
     rows = []
-    for cell, ways in record["cells"].items():
-        backbone, method = cell.split(":")
-        row = {"student": paper.STUDENTS[backbone], "method": paper.METHOD_LABELS[method]}
-        for way, scores in ways.items():
-            row[way] = mean_std_text(scores["mean"], scores["std"])
-            row[f"std {way} / raw, test"] = f"{scores['std_ratio']:.2f}"
-        rows.append(row)
-    return pd.DataFrame(rows), record
+    for record in sorted(records, key=lambda r: r.get("warmup_steps", 0)):
+        for cell, ways in record["cells"].items():
+            backbone, method = cell.split(":")
+            row = {"warm-up steps": record.get("warmup_steps", 0), "student": paper.STUDENTS[backbone], "method": paper.METHOD_LABELS[method]}
+            for way, scores in ways.items():
+                row[way] = mean_std_text(scores["mean"], scores["std"])
+                row[f"std {way} / raw, test"] = f"{scores['std_ratio']:.2f}"
+            rows.append(row)
+    return pd.DataFrame(rows, columns=None if rows else ["warm-up steps", "student", "method"]), records

@@ -260,9 +260,11 @@ def test_variance_levers_lays_each_way_beside_the_raw_test_score(tmp_path):
 
     ways = {"raw, test": {"mean": 20.0, "std": 2.0, "std_ratio": 1.0}, "EMA, test": {"mean": 21.0, "std": 1.0, "std_ratio": 0.5}}
     (tmp_path / "variance_levers-cpu.json").write_text(json.dumps({"ema_decay": 0.98, "cells": {"resnet18:none": ways}}))
-    table, record = tables.variance_levers(tmp_path)
-    assert record["ema_decay"] == 0.98
+    (tmp_path / "variance_levers-cpu-warmup50.json").write_text(json.dumps({"ema_decay": 0.98, "warmup_steps": 50, "cells": {"mobilenet_v2:kd": ways}}))
+    table, records = tables.variance_levers(tmp_path)
+    assert [r.get("warmup_steps", 0) for r in records] == [0, 50]
+    assert list(table["warm-up steps"]) == [0, 50] and list(table["student"]) == ["S1: ResNet-18", "S2: MobileNetV2"]
     row = table.iloc[0]
-    assert row["student"] == "S1: ResNet-18" and row["EMA, test"] == "21.00 ± 1.00" and row["std EMA, test / raw, test"] == "0.50"
+    assert row["EMA, test"] == "21.00 ± 1.00" and row["std EMA, test / raw, test"] == "0.50"
     empty, none = tables.variance_levers(tmp_path / "absent")
-    assert none is None and empty.empty
+    assert none == [] and empty.empty
