@@ -440,9 +440,9 @@ def variance_levers(folder: Path = BENCHMARK_RESULTS) -> tuple[pd.DataFrame, lis
     one row per record and cell with the lr warm-up it trained with and the mean ± std over seeds
     (mIoU %) of each way of scoring the same runs side by side, and each way's std as a share of
     the raw test std of those runs; and the records (an empty table and list when none is recorded)."""
-    records = [json.loads(path.read_text()) for path in sorted(folder.glob("variance_levers-cpu*.json"))]
+    records = sorted((json.loads(path.read_text()) for path in folder.glob("variance_levers-cpu*.json")), key=lambda r: r.get("warmup_steps", 0))
     rows = []
-    for record in sorted(records, key=lambda r: r.get("warmup_steps", 0)):
+    for record in records:
         for cell, ways in record["cells"].items():
             backbone, method = cell.split(":")
             row = {"warm-up steps": record.get("warmup_steps", 0), "student": paper.STUDENTS[backbone], "method": paper.METHOD_LABELS[method]}
