@@ -59,3 +59,22 @@ def test_changing_a_default_weight_changes_exactly_the_runs_that_use_it(monkeypa
     after = _student_ids()
     changed = {name for name in before if before[name] != after[name]}
     assert changed == users
+
+
+def test_fields_added_later_change_the_id_only_when_set():
+    import dataclasses
+
+    from aicsd.engine.identity import LATER_FIELDS, config_hash
+
+    base = load_profile("smoke")
+    payload = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
+    assert LATER_FIELDS <= set(payload)
+    assert config_hash(dataclasses.replace(base, ema_decay=0.0, warmup_steps=0)) == config_hash(base)
+    assert config_hash(dataclasses.replace(base, ema_decay=0.5)) != config_hash(base)
+    assert config_hash(dataclasses.replace(base, warmup_steps=10)) != config_hash(base)
+
+
+def test_runs_keep_the_ids_they_had_before_the_later_fields():
+    # computed with the code of commit 864f16c, before ema_decay and warmup_steps existed
+    assert run_id(load_profile("cpu", seed=0, backbone="resnet18")) == "student-none-resnet18-fe15e37a41dd"
+    assert run_id(load_profile("cpu", kind="teacher")) == "teacher-none-resnet101-a11c80da7207"

@@ -25,16 +25,20 @@ from aicsd.data.identity import DataFingerprint, dataset_fingerprint
 from aicsd.engine.config import RunConfig
 from aicsd.errors import ConfigError
 
-__all__ = ["EXECUTION_FIELDS", "config_hash", "run_data", "run_id"]
+__all__ = ["EXECUTION_FIELDS", "LATER_FIELDS", "config_hash", "run_data", "run_id"]
 
 EXECUTION_FIELDS = frozenset({"profile", "quiet", "num_workers", "threads", "output_dir", "data_root", "device", "compile"})
 """Fields that do not change a run's numbers."""
 _TEACHER_FIELDS = frozenset({"teacher_backbone", "teacher_width_multiplier", "teacher_checkpoint", "teacher_run", "teacher_train_mode"})
+LATER_FIELDS = frozenset({"ema_decay", "warmup_steps"})
+"""Fields added to :class:`RunConfig` after runs were first stored: hashed only when set away from
+their default, which trains exactly as before they existed, so adding them kept every run's id."""
+_DEFAULTS = {field.name: field.default for field in dataclasses.fields(RunConfig)}
 
 
 def config_hash(cfg: RunConfig) -> str:
     """Hex SHA-256 over the fields of ``cfg`` that change results (see the module docstring)."""
-    dropped = set(EXECUTION_FIELDS)
+    dropped = set(EXECUTION_FIELDS) | {name for name in LATER_FIELDS if getattr(cfg, name) == _DEFAULTS[name]}
     if cfg.kind == "teacher":
         dropped.add("distillation")
     if not cfg.uses_teacher:

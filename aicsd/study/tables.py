@@ -451,3 +451,25 @@ def variance_levers(folder: Path = BENCHMARK_RESULTS) -> tuple[pd.DataFrame, lis
                 row[f"std {way} / raw, test"] = f"{scores['std_ratio']:.2f}"
             rows.append(row)
     return pd.DataFrame(rows, columns=None if rows else ["warm-up steps", "student", "method"]), records
+
+
+def lever_effects(records: list[dict]) -> dict[str, float]:
+    """The levers' effects on the seed std in the records of :func:`variance_levers`, as the sizing
+    chapter cites them: the smallest and largest std ratio to the raw test std over the cells of
+    the record without warm-up, for the moving average (``ema_*``) and the pooled val+test
+    evaluation (``pooled_*``); and for a warm-up record, over the cells both records hold, the raw
+    test std with warm-up as a ratio of the std without (``warmup_*``, with ``warmup_steps``).
+    NaN where the record is missing."""
+    plain = next((r for r in records if not r.get("warmup_steps")), None)
+    warm = next((r for r in records if r.get("warmup_steps")), None)
+    effects = {key: float("nan") for key in ("ema_min", "ema_max", "pooled_min", "pooled_max", "warmup_min", "warmup_max", "warmup_steps")}
+    if plain is not None:
+        ema = [ways["EMA, test"]["std_ratio"] for ways in plain["cells"].values()]
+        pooled = [ways["raw, val+test"]["std_ratio"] for ways in plain["cells"].values()]
+        effects.update(ema_min=min(ema), ema_max=max(ema), pooled_min=min(pooled), pooled_max=max(pooled))
+    if plain is not None and warm is not None:
+        shared = sorted(set(plain["cells"]) & set(warm["cells"]))
+        ratios = [warm["cells"][c]["raw, test"]["std"] / plain["cells"][c]["raw, test"]["std"] for c in shared]
+        if ratios:
+            effects.update(warmup_min=min(ratios), warmup_max=max(ratios), warmup_steps=float(warm["warmup_steps"]))
+    return effects

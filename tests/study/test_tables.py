@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import json
 
 import pandas as pd
@@ -268,3 +269,15 @@ def test_variance_levers_lays_each_way_beside_the_raw_test_score(tmp_path):
     assert row["EMA, test"] == "21.00 ± 1.00" and row["std EMA, test / raw, test"] == "0.50"
     empty, none = tables.variance_levers(tmp_path / "absent")
     assert none == [] and empty.empty
+
+
+def test_lever_effects_give_the_ranges_the_chapter_cites():
+    def cell(std, ema, pooled):
+        return {"raw, test": {"std": std, "std_ratio": 1.0}, "EMA, test": {"std_ratio": ema}, "raw, val+test": {"std_ratio": pooled}}
+
+    plain = {"cells": {"a:none": cell(2.0, 0.9, 1.1), "b:kd": cell(4.0, 1.2, 0.8)}}
+    warm = {"warmup_steps": 50, "cells": {"b:kd": cell(2.0, 1.0, 1.0), "c:none": cell(1.0, 1.0, 1.0)}}
+    effects = tables.lever_effects([plain, warm])
+    assert (effects["ema_min"], effects["ema_max"], effects["pooled_min"], effects["pooled_max"]) == (0.9, 1.2, 0.8, 1.1)
+    assert effects["warmup_min"] == effects["warmup_max"] == 0.5 and effects["warmup_steps"] == 50
+    assert math.isnan(tables.lever_effects([plain])["warmup_min"])
