@@ -5,8 +5,10 @@ far a second machine's last-bit differences can move the mean and the ledger's v
 script trains a few cells of the ``cpu`` profile (default weights, every seed of the profile, in
 the shared run store, so that the reproduction reuses the runs whose config it shares) with a
 moving average of the weights kept beside the trained ones (``--ema-decay``), and scores every run
-four ways from the same training:
+six ways from the same training:
 
+  raw, val         the trained weights on the val split (where a recipe is chosen)
+  EMA, val         the weights' moving average on the val split
   raw, test        the trained weights on the generated test split (the book's cells today)
   EMA, test        the weights' moving average on the test split
   raw, val+test    the trained weights on val and test pooled (one confusion matrix, twice the images)
@@ -15,7 +17,8 @@ four ways from the same training:
 Printed and written to ``benchmarks/results/variance_levers-cpu.json`` (``-warmup<N>.json`` with
 ``--warmup-steps N``, a third lever: the cells trained anew with a linear lr warm-up over their first
 N steps): per cell and way, the mean, the std over seeds (ddof 1) and each way's std as a ratio of
-the raw test std. The sizing chapter shows the records side by side.
+the raw std on the same split (val for the val ways, test for the others). The sizing chapter
+shows the records side by side and judges the levers on val.
 
     python benchmarks/variance_levers.py [--ema-decay 0.98] [--warmup-steps 0] [--cells resnet18:none resnet18:aicsd ...]
 """
@@ -39,10 +42,10 @@ from aicsd.engine.networks import build_student
 from aicsd.engine.runstore import read_checkpoint
 from aicsd.paths import BENCHMARK_RESULTS
 from aicsd.study import experiments
+from aicsd.study.tables import LEVER_WAYS as WAYS
 
 PROFILE = "cpu"
 DEFAULT_CELLS = ("resnet18:none", "resnet18:aicsd", "mobilenet_v2:none", "mobilenet_v2:kd")
-WAYS = ("raw, test", "EMA, test", "raw, val+test", "EMA, val+test")
 
 
 def cell_runs(cells: list[str], ema_decay: float, warmup_steps: int = 0) -> dict[str, list[RunConfig]]:
@@ -61,7 +64,7 @@ def scores(config: RunConfig) -> dict[str, float]:
     """The run's mIoU (in %) in each of :data:`WAYS`."""
     state = read_checkpoint(run_dir(config))
     pooled = ConcatDataset([build_eval_dataset(config, config.test_split), build_eval_dataset(config, config.val_split)])
-    sets = {"test": build_eval_dataset(config, config.test_split), "val+test": pooled}
+    sets = {"val": build_eval_dataset(config, config.val_split), "test": build_eval_dataset(config, config.test_split), "val+test": pooled}
     out = {}
     for weights_name, key in (("raw", "model"), ("EMA", "ema")):
         network = build_student(config, pretrained=False)
@@ -73,14 +76,16 @@ def scores(config: RunConfig) -> dict[str, float]:
 
 
 def summarise(per_run: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
-    """Per cell and way: mean, std over seeds and the std's ratio to the raw test std."""
+    """Per cell and way: mean, std over seeds and the std's ratio to the raw std on the same split
+    (val for the val ways, test for the others)."""
     out: dict[str, Any] = {}
     for cell, runs in per_run.items():
-        base = statistics.stdev(run["raw, test"] for run in runs)
+        bases = {split: statistics.stdev(run[f"raw, {split}"] for run in runs) for split in ("val", "test")}
         out[cell] = {}
         for way in WAYS:
             values = [run[way] for run in runs]
             std = statistics.stdev(values)
+            base = bases["val"] if way.endswith(", val") else bases["test"]
             out[cell][way] = {"mean": statistics.fmean(values), "std": std, "std_ratio": std / base if base else None, "values": values}
     return out
 
@@ -99,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     for cell, ways in summary.items():
         print(cell)
         for way, row in ways.items():
-            print(f"  {way:14s} mean {row['mean']:6.2f}  std {row['std']:5.2f}  x{row['std_ratio']:.2f} of raw test")
+            print(f"  {way:14s} mean {row['mean']:6.2f}  std {row['std']:5.2f}  x{row['std_ratio']:.2f} of raw on its split")
     record = {
         "profile": PROFILE,
         "ema_decay": args.ema_decay,

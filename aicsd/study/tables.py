@@ -435,41 +435,47 @@ def cpu_options_benchmark(folder: Path = BENCHMARK_RESULTS) -> tuple[pd.DataFram
     return pd.DataFrame(rows, columns=columns), record
 
 
+LEVER_WAYS = ("raw, val", "EMA, val", "raw, test", "EMA, test", "raw, val+test", "EMA, val+test")
+"""How ``benchmarks/variance_levers.py`` scores each run: trained (raw) or averaged (EMA) weights, on
+val, on test, or on both pooled."""
+
+
 def variance_levers(folder: Path = BENCHMARK_RESULTS) -> tuple[pd.DataFrame, list[dict]]:
     """The ``variance_levers`` records (``benchmarks/variance_levers.py``; one per warm-up tried):
     one row per record and cell with the lr warm-up it trained with and the mean ± std over seeds
-    (mIoU %) of each way of scoring the same runs side by side, and each way's std as a share of
-    the raw test std of those runs; and the records (an empty table and list when none is recorded)."""
+    (mIoU %) of each way of scoring the same runs side by side, each with its std as a share of the
+    raw std on the same split; and the records (an empty table and list when none is recorded)."""
     records = sorted((json.loads(path.read_text()) for path in folder.glob("variance_levers-cpu*.json")), key=lambda r: r.get("warmup_steps", 0))
     rows = []
     for record in records:
         for cell, ways in record["cells"].items():
             backbone, method = cell.split(":")
             row = {"warm-up steps": record.get("warmup_steps", 0), "student": paper.STUDENTS[backbone], "method": paper.METHOD_LABELS[method]}
-            for way, scores in ways.items():
-                row[way] = mean_std_text(scores["mean"], scores["std"])
-                row[f"std {way} / raw, test"] = f"{scores['std_ratio']:.2f}"
+            for way in LEVER_WAYS:
+                scores = ways[way]
+                row[way] = f"{mean_std_text(scores['mean'], scores['std'])} (x{scores['std_ratio']:.2f})"
             rows.append(row)
     return pd.DataFrame(rows, columns=None if rows else ["warm-up steps", "student", "method"]), records
 
 
 def lever_effects(records: list[dict]) -> dict[str, float]:
     """The levers' effects on the seed std in the records of :func:`variance_levers`, as the sizing
-    chapter cites them: the smallest and largest std ratio to the raw test std over the cells of
-    the record without warm-up, for the moving average (``ema_*``) and the pooled val+test
-    evaluation (``pooled_*``); and for a warm-up record, over the cells both records hold, the raw
-    test std with warm-up as a ratio of the std without (``warmup_*``, with ``warmup_steps``).
-    NaN where the record is missing."""
+    chapter cites them, judged on ``val`` where a recipe may be chosen: over the cells of the
+    record without warm-up, the smallest and largest std ratio of the moving average to the raw
+    weights on val (``ema_*``) and of the pooled val+test evaluation to the test split alone
+    (``pooled_*``); for a warm-up record, over the cells both records hold, the raw val std with
+    warm-up as a ratio of the std without (``warmup_*``, with ``warmup_steps``). NaN where a record
+    is missing."""
     plain = next((r for r in records if not r.get("warmup_steps")), None)
     warm = next((r for r in records if r.get("warmup_steps")), None)
     effects = {key: float("nan") for key in ("ema_min", "ema_max", "pooled_min", "pooled_max", "warmup_min", "warmup_max", "warmup_steps")}
     if plain is not None:
-        ema = [ways["EMA, test"]["std_ratio"] for ways in plain["cells"].values()]
+        ema = [ways["EMA, val"]["std_ratio"] for ways in plain["cells"].values()]
         pooled = [ways["raw, val+test"]["std_ratio"] for ways in plain["cells"].values()]
         effects.update(ema_min=min(ema), ema_max=max(ema), pooled_min=min(pooled), pooled_max=max(pooled))
     if plain is not None and warm is not None:
         shared = sorted(set(plain["cells"]) & set(warm["cells"]))
-        ratios = [warm["cells"][c]["raw, test"]["std"] / plain["cells"][c]["raw, test"]["std"] for c in shared]
+        ratios = [warm["cells"][c]["raw, val"]["std"] / plain["cells"][c]["raw, val"]["std"] for c in shared]
         if ratios:
             effects.update(warmup_min=min(ratios), warmup_max=max(ratios), warmup_steps=float(warm["warmup_steps"]))
     return effects

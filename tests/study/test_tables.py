@@ -259,21 +259,22 @@ def test_main_results_adds_the_parameter_columns_on_teacher_and_plain_rows():
 def test_variance_levers_lays_each_way_beside_the_raw_test_score(tmp_path):
     import json
 
-    ways = {"raw, test": {"mean": 20.0, "std": 2.0, "std_ratio": 1.0}, "EMA, test": {"mean": 21.0, "std": 1.0, "std_ratio": 0.5}}
+    ways = {way: {"mean": 20.0, "std": 2.0, "std_ratio": 1.0} for way in tables.LEVER_WAYS} | {"EMA, test": {"mean": 21.0, "std": 1.0, "std_ratio": 0.5}}
     (tmp_path / "variance_levers-cpu.json").write_text(json.dumps({"ema_decay": 0.98, "cells": {"resnet18:none": ways}}))
     (tmp_path / "variance_levers-cpu-warmup50.json").write_text(json.dumps({"ema_decay": 0.98, "warmup_steps": 50, "cells": {"mobilenet_v2:kd": ways}}))
     table, records = tables.variance_levers(tmp_path)
     assert [r.get("warmup_steps", 0) for r in records] == [0, 50]
     assert list(table["warm-up steps"]) == [0, 50] and list(table["student"]) == ["S1: ResNet-18", "S2: MobileNetV2"]
     row = table.iloc[0]
-    assert row["EMA, test"] == "21.00 ± 1.00" and row["std EMA, test / raw, test"] == "0.50"
+    assert row["EMA, test"] == "21.00 ± 1.00 (x0.50)"
+    assert list(table.columns[3:]) == list(tables.LEVER_WAYS)
     empty, none = tables.variance_levers(tmp_path / "absent")
     assert none == [] and empty.empty
 
 
 def test_lever_effects_give_the_ranges_the_chapter_cites():
     def cell(std, ema, pooled):
-        return {"raw, test": {"std": std, "std_ratio": 1.0}, "EMA, test": {"std_ratio": ema}, "raw, val+test": {"std_ratio": pooled}}
+        return {"raw, val": {"std": std, "std_ratio": 1.0}, "EMA, val": {"std_ratio": ema}, "raw, val+test": {"std_ratio": pooled}}
 
     plain = {"cells": {"a:none": cell(2.0, 0.9, 1.1), "b:kd": cell(4.0, 1.2, 0.8)}}
     warm = {"warmup_steps": 50, "cells": {"b:kd": cell(2.0, 1.0, 1.0), "c:none": cell(1.0, 1.0, 1.0)}}
