@@ -33,7 +33,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from aicsd.paths import CHAPTERS, EXECUTED, NOTEBOOKS, REFERENCE, REPO_ROOT
+from aicsd.paths import CHAPTERS, COMPARISON_PAGE, EXECUTED, NOTEBOOKS, REFERENCE, REPO_ROOT, TIMINGS_FILE
 
 __all__ = [
     "Chapter",
@@ -54,7 +54,7 @@ __all__ = [
 
 LIMIT_BYTES = 15 * 2**20
 """The most the committed reference may weigh (notebooks and records together)."""
-RECORDS = ("timings.json", "comparison.md")
+RECORDS = (TIMINGS_FILE, COMPARISON_PAGE)
 """The reproduction's records that travel with its chapters (each when present)."""
 YOURS, SHIPPED = "yours", "reference"
 SOURCE_TEXT = {
@@ -306,7 +306,7 @@ def comparison_page(executed: Path = EXECUTED, reference: Path = REFERENCE) -> s
     """The comparison page: ``comparison.md`` of your reproduction, else of the reference, else a
     page saying that none was run and how to make one."""
     for folder, origin in ((executed, YOURS), (reference, SHIPPED)):
-        path = folder / "comparison.md"
+        path = folder / COMPARISON_PAGE
         if path.is_file():
             text = path.read_text()
             head = "" if text.lstrip().startswith("# ") else COMPARISON_TITLE + "\n\n"
@@ -360,7 +360,7 @@ def assemble(
         rows.append((chapter, _title(notebook, Path(chapter.name).stem), provenance(notebook)))
         files[chapter.name] = _json(with_provenance(notebook, chapter.origin))
     files["status.md"] = status_page(rows)
-    files["comparison.md"] = comparison_page(executed, reference)
+    files[COMPARISON_PAGE] = comparison_page(executed, reference)
     _sync(out, files)
     return chapters
 

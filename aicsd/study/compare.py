@@ -36,7 +36,7 @@ import pandas as pd
 from scipy import stats
 
 from aicsd.engine.checkpoint import atomic_write_bytes, atomic_write_json
-from aicsd.paths import BENCHMARK_RESULTS
+from aicsd.paths import BENCHMARK_RESULTS, COMPARISON_DATA, COMPARISON_PAGE
 from aicsd.study.claims import CONFIDENCE, holm
 from aicsd.study.record import record_name
 
@@ -276,8 +276,8 @@ def reference_record(profile: str, dataset: str, folder: Path = BENCHMARK_RESULT
 def write_report(comparison: Comparison, folder: Path) -> Path:
     """Write ``comparison.md`` and ``comparison.json`` into ``folder`` atomically; returns the Markdown's path."""
     folder.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(folder / "comparison.json", comparison.to_dict())
-    path = folder / "comparison.md"
+    atomic_write_json(folder / COMPARISON_DATA, comparison.to_dict())
+    path = folder / COMPARISON_PAGE
     atomic_write_bytes(path, report_markdown(comparison).encode())
     return path
 

@@ -35,7 +35,7 @@ import pandas as pd
 
 from aicsd.engine import read_result, run_dir, run_id, seeds_of
 from aicsd.engine.checkpoint import atomic_write_bytes, atomic_write_json
-from aicsd.paths import BENCHMARK_RESULTS, EXECUTED, REFERENCE
+from aicsd.paths import BENCHMARK_RESULTS, COMPARISON_PAGE, EXECUTED, REFERENCE, SUMMARY_FILE, TIMINGS_FILE
 from aicsd.results import reported_metrics
 from aicsd.study import experiments
 from aicsd.study.ledger import book_ledger
@@ -172,7 +172,7 @@ def publish(executed: Path = EXECUTED, folder: Path = BENCHMARK_RESULTS, referen
     ``summary-<name>.json`` and its ``timings.json`` ``reproduce-<name>.json`` in ``folder``, and the
     shipped book's comparison page (``reference/comparison.md``) says that nothing has been compared
     with the new reference yet. Returns the summary's path. Raises FileNotFoundError naming a missing record."""
-    summary_path, timings_path = executed / "summary.json", executed / "timings.json"
+    summary_path, timings_path = executed / SUMMARY_FILE, executed / TIMINGS_FILE
     for path in (summary_path, timings_path):
         if not path.is_file():
             raise FileNotFoundError(f"{path} is missing: run make reproduce to the end first")
@@ -182,7 +182,7 @@ def publish(executed: Path = EXECUTED, folder: Path = BENCHMARK_RESULTS, referen
     atomic_write_json(target, summary)
     atomic_write_json(folder / f"reproduce-{name}.json", json.loads(timings_path.read_text()))
     if reference.is_dir():
-        atomic_write_bytes(reference / "comparison.md", NO_COMPARISON_YET.format(record=target.name).encode())
+        atomic_write_bytes(reference / COMPARISON_PAGE, NO_COMPARISON_YET.format(record=target.name).encode())
     return target
 
 
@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--dataset", default="synthetic")
     parser.add_argument("--data-root", default=None)
-    parser.add_argument("--timings", type=Path, default=EXECUTED / "timings.json", help="the driver's timing record")
+    parser.add_argument("--timings", type=Path, default=EXECUTED / TIMINGS_FILE, help="the driver's timing record")
     parser.add_argument("--output", type=Path, default=None, help="default benchmarks/results/summary-<profile>[-<dataset>].json")
     parser.add_argument("--publish", action="store_true", help="make book/_executed/'s records the committed reference records (make reference)")
     args = parser.parse_args(argv)

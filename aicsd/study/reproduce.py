@@ -17,7 +17,6 @@ book shows it on the chapter); timings and the same fields go to ``book/_execute
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -32,7 +31,7 @@ from papermill.exceptions import PapermillExecutionError
 from traitlets.config import Config
 
 from aicsd.engine.checkpoint import atomic_write_bytes, atomic_write_json
-from aicsd.paths import EXECUTED, NOTEBOOKS
+from aicsd.paths import COMPARISON_DATA, COMPARISON_PAGE, EXECUTED, NOTEBOOKS, SUMMARY_FILE, TIMINGS_FILE
 from aicsd.study.compare import compare, reference_record, write_report
 from aicsd.study.provenance import provenance
 from aicsd.study.record import record_name, reproduction_summary
@@ -200,9 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         "date": _now(),
         "provenance": provenance(parameters),
     }
-    partial_record = args.output / "timings.json.partial"
-    partial_record.write_text(json.dumps(record, indent=2))
-    os.replace(partial_record, args.output / "timings.json")
+    atomic_write_json(args.output / TIMINGS_FILE, record)
     print(f"all {len(notebooks)} notebooks executed in {record['total_s']:.0f} s -> {args.output}")
     if not args.only:
         check_against_reference(parameters, record, args.output)
@@ -217,17 +214,17 @@ def check_against_reference(parameters: dict[str, object], timings: dict[str, ob
     profile, dataset = str(parameters["profile"]), str(parameters["dataset"])
     data_root = None if parameters["data_root"] is None else str(parameters["data_root"])
     summary = reproduction_summary(profile, dataset, data_root, timings, device=str(parameters["device"]))
-    atomic_write_json(output / "summary.json", summary)
+    atomic_write_json(output / SUMMARY_FILE, summary)
     reference = reference_record(profile, dataset)
     if reference is None:
         page = (
             "# Comparison with the reference reproduction\n\n"
             f"No reference record is committed for the {profile} profile on {dataset} "
             f"(`benchmarks/results/summary-{record_name(profile, dataset)}.json`), so this reproduction is not compared. "
-            f"Its own summary record is `{output.name}/summary.json`.\n"
+            f"Its own summary record is `{output.name}/{SUMMARY_FILE}`.\n"
         )
-        atomic_write_bytes(output / "comparison.md", page.encode())
-        (output / "comparison.json").unlink(missing_ok=True)
+        atomic_write_bytes(output / COMPARISON_PAGE, page.encode())
+        (output / COMPARISON_DATA).unlink(missing_ok=True)
         print(f"no reference record for {profile} on {dataset}: nothing to compare with")
         return
     comparison = compare(summary, reference)

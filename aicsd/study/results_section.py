@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from aicsd.paths import EXECUTED
+from aicsd.paths import EXECUTED, SUMMARY_FILE
 from aicsd.study import tables
 from aicsd.study.compare import reference_record
 
@@ -63,7 +63,7 @@ def results_markdown(record: dict[str, Any]) -> str:
     return f"{main}\n\n{ledger}\n\n{line}\n"
 
 
-def select_record(profile: str, dataset: str, own: Path = EXECUTED / "summary.json") -> tuple[dict[str, Any], str]:
+def select_record(profile: str, dataset: str, own: Path = EXECUTED / SUMMARY_FILE) -> tuple[dict[str, Any], str]:
     """This machine's record of ``profile`` on ``dataset`` when ``make reproduce`` wrote one, else the
     committed reference; with a word saying which. Raises FileNotFoundError when neither exists."""
     if own.is_file():
