@@ -9,7 +9,6 @@ read from :data:`aicsd.engine.PROFILES` and :func:`aicsd.engine.load_profile`, n
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from aicsd.models import build_segmenter
 from aicsd.paths import BENCHMARK_RESULTS
 from aicsd.results import mean_std_text
 from aicsd.study import experiments, paper
+from aicsd.study.compare import reference_record
 from aicsd.study.display import Table, table
 from aicsd.study.experiments import MAIN_METHODS, STUDENTS
 
@@ -191,10 +191,12 @@ def reproduce_command(profile: str, dataset: str) -> str:
 
 
 def summary_record(profile: str, dataset: str, folder: Path = BENCHMARK_RESULTS) -> dict[str, Any]:
-    """The committed summary record of ``profile`` on ``dataset`` (:mod:`aicsd.study.record`)."""
-    from aicsd.study.record import record_name
-
-    return json.loads((folder / f"summary-{record_name(profile, dataset)}.json").read_text())
+    """The committed summary record of ``profile`` on ``dataset`` (:func:`aicsd.study.compare.reference_record`);
+    FileNotFoundError naming the profile and dataset when none is committed."""
+    record = reference_record(profile, dataset, folder)
+    if record is None:
+        raise FileNotFoundError(f"no summary record of the {profile} profile on {dataset} in {folder}")
+    return record
 
 
 def _teacher_miou(record: Mapping[str, Any]) -> float:
