@@ -41,13 +41,14 @@ from aicsd.study import experiments
 from aicsd.study.ledger import book_ledger
 from aicsd.study.provenance import provenance
 
-__all__ = ["CLAIMS_DISTANCE_IMAGES", "UNITS", "cells", "design_digest", "main", "record_name", "reproduction_summary", "sweep_cells"]
+__all__ = ["CLAIM_POINT_COLUMNS", "CLAIMS_DISTANCE_IMAGES", "UNITS", "cells", "design_digest", "main", "record_name", "reproduction_summary", "sweep_cells"]
 
 UNITS = "mIoU and pixel accuracy in percent, gains and intervals in percentage points (the ICS distance in its own units)"
 CLAIMS_DISTANCE_IMAGES = 16
 """Images of the reported split on which the mechanism claim's ICS distance is measured (the
 claims chapter's default)."""
-_PERCENT_COLUMNS = ("gain", "ci_low", "ci_high", "detectable_gain")
+CLAIM_POINT_COLUMNS = ("gain", "ci_low", "ci_high", "detectable_gain")
+"""The ledger columns stored in percentage points for an mIoU claim (fractions in the ledger itself)."""
 
 
 def record_name(profile: str, dataset: str) -> str:
@@ -110,7 +111,7 @@ def _claim_records(table: pd.DataFrame) -> list[dict[str, Any]]:
     """The ledger's rows as records, mIoU gains in percentage points."""
     scaled = table.copy()
     is_miou = scaled["metric"] == "miou"
-    for column in _PERCENT_COLUMNS:
+    for column in CLAIM_POINT_COLUMNS:
         scaled[column] = scaled[column].astype(float).where(~is_miou, 100 * scaled[column].astype(float))
     return json.loads(scaled.to_json(orient="records"))
 

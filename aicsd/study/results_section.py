@@ -23,6 +23,7 @@ import pandas as pd
 from aicsd.paths import EXECUTED, SUMMARY_FILE
 from aicsd.study import tables
 from aicsd.study.compare import reference_record
+from aicsd.study.record import CLAIM_POINT_COLUMNS
 
 __all__ = ["record_runs", "results_markdown", "select_record"]
 
@@ -42,7 +43,7 @@ def _claims_frame(claims: list[dict[str, Any]]) -> pd.DataFrame:
     """A record's claims back in the ledger's units (mIoU gains as fractions), for :func:`tables.claims_view`."""
     frame = pd.DataFrame(claims)
     is_miou = frame["metric"] == "miou"
-    for column in ("gain", "ci_low", "ci_high", "detectable_gain"):
+    for column in CLAIM_POINT_COLUMNS:
         frame[column] = frame[column].astype(float).where(~is_miou, frame[column].astype(float) / 100)
     return frame
 
