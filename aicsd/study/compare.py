@@ -153,7 +153,7 @@ def compare_claims(ours: list[dict[str, Any]], reference: list[dict[str, Any]]) 
 def _facts(ours: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]:
     def machine(record: dict[str, Any]) -> dict[str, Any]:
         origin = record.get("provenance", {})
-        return {key: origin.get(key) for key in ("commit", "cpu", "cpu_capability", "cpu_count", "gpu", "data_digest")} | {
+        return {key: origin.get(key) for key in ("commit", "cpu", "cpu_capability", "onednn_max_isa", "cpu_count", "gpu", "data_digest")} | {
             "torch": origin.get("packages", {}).get("torch", record.get("torch")),
             "date": record.get("date"),
         }
@@ -222,6 +222,7 @@ def report_markdown(comparison: Comparison) -> str:
         f"| date | {ours['date']} | {theirs['date']} |",
         f"| CPU | {ours['cpu']} | {theirs['cpu']} |",
         f"| torch CPU capability | {ours['cpu_capability']} | {theirs['cpu_capability']} |",
+        f"| oneDNN instruction-set limit | {ours['onednn_max_isa'] or 'none'} | {theirs['onednn_max_isa'] or 'none'} |",
         f"| GPU | {ours['gpu'] or 'none'} | {theirs['gpu'] or 'none'} |",
         f"| torch | {ours['torch']} | {theirs['torch']} |",
         f"| data digest | {ours['data_digest']} | {theirs['data_digest']} |",

@@ -3,7 +3,8 @@ status page, and carried by the summary record that another machine compares wit
 
 The fields that decide whether two machines can agree bit for bit are all here: the commit, the
 CPU model and the instruction-set level torch's kernels were chosen for
-(``torch.backends.cpu.get_cpu_capability()``; ``ATEN_CPU_CAPABILITY`` forces another), threads,
+(``torch.backends.cpu.get_cpu_capability()``; ``ATEN_CPU_CAPABILITY`` forces another) and the
+limit oneDNN's convolutions were held to (``ONEDNN_MAX_CPU_ISA``; None: the CPU's best), threads,
 the GPU, the versions of the packages that compute (torch, torchvision) or shape the data (numpy,
 Pillow), and the data itself: its run fingerprint (:mod:`aicsd.data.identity`) and the digest of
 its bytes (:func:`aicsd.data.digest.content_digest`).
@@ -62,7 +63,7 @@ def data_record(profile: str, dataset: str, data_root: object) -> dict[str, str 
 def provenance(parameters: dict[str, object]) -> dict[str, object]:
     """Where and how a chapter (or a whole reproduction) ran, for ``parameters`` (``profile``,
     ``dataset``, ``data_root``, ``device``): the commit (and whether the tree had changes), CPU
-    model, torch's CPU capability and threads, the GPU's name when one was used, Python and package
+    model, torch's CPU capability, oneDNN's instruction-set limit and threads, the GPU's name when one was used, Python and package
     versions, profile, dataset and :func:`data_record`."""
     environment = environment_info()
     profile, dataset = str(parameters.get("profile", "cpu")), str(parameters.get("dataset", "synthetic"))
@@ -74,6 +75,7 @@ def provenance(parameters: dict[str, object]) -> dict[str, object]:
         "dirty": environment.get("git_dirty"),
         "cpu": cpu_model(),
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "onednn_max_isa": os.environ.get("ONEDNN_MAX_CPU_ISA"),
         "threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "gpu": gpu,

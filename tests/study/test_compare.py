@@ -80,6 +80,7 @@ def test_records_of_other_profiles_are_refused_and_the_report_is_written(tmp_pat
     assert compare.main([str(ours), "--reference", str(reference)]) == 0
     page = (tmp_path / "comparison.md").read_text()
     assert "Verdict: bit-identical" in page and "data differs or its digest is unknown" in page
+    assert "| oneDNN instruction-set limit | none | none |" in page
     assert json.loads((tmp_path / "comparison.json").read_text())["verdict"] == compare.BIT_IDENTICAL
 
 

@@ -21,6 +21,14 @@ def test_provenance_names_the_machine_the_packages_and_the_data(tmp_path):
     assert record["gpu"] is None and record["profile"] == "smoke"
 
 
+def test_provenance_records_the_onednn_instruction_set_limit(tmp_path, monkeypatch):
+    parameters = {"profile": "smoke", "dataset": "camvid", "data_root": str(tmp_path / "absent"), "device": "cpu"}
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    assert provenance(parameters)["onednn_max_isa"] is None
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "SSE41")
+    assert provenance(parameters)["onednn_max_isa"] == "SSE41"
+
+
 def test_data_that_is_not_there_is_unknown_not_an_error(tmp_path):
     record = provenance({"profile": "smoke", "dataset": "camvid", "data_root": str(tmp_path / "absent"), "device": "cpu"})
     assert record["data_fingerprint"] is None and record["data_digest"] is None
