@@ -458,16 +458,17 @@ def variance_levers(folder: Path = BENCHMARK_RESULTS) -> tuple[pd.DataFrame, lis
     return pd.DataFrame(rows, columns=None if rows else ["warm-up steps", "student", "method"]), records
 
 
-def lever_effects(records: list[dict]) -> dict[str, float]:
+def lever_effects(records: list[dict], warmup_steps: int = 0) -> dict[str, float]:
     """The levers' effects on the seed std in the records of :func:`variance_levers`, as the sizing
     chapter cites them, judged on ``val`` where a recipe may be chosen: over the cells of the
     record without warm-up, the smallest and largest std ratio of the moving average to the raw
     weights on val (``ema_*``) and of the pooled val+test evaluation to the test split alone
-    (``pooled_*``); for a warm-up record, over the cells both records hold, the raw val std with
-    warm-up as a ratio of the std without (``warmup_*``, with ``warmup_steps``). NaN where a record
-    is missing."""
+    (``pooled_*``); for the record of a ``warmup_steps`` warm-up (the longest recorded when 0 or
+    not recorded), over the cells both records hold, the raw val std with warm-up as a ratio of the
+    std without (``warmup_*``, with the record's ``warmup_steps``). NaN where a record is missing."""
     plain = next((r for r in records if not r.get("warmup_steps")), None)
-    warm = next((r for r in records if r.get("warmup_steps")), None)
+    warmed = sorted((r for r in records if r.get("warmup_steps")), key=lambda r: r["warmup_steps"])
+    warm = next((r for r in warmed if r["warmup_steps"] == warmup_steps), warmed[-1] if warmed else None)
     effects = {key: float("nan") for key in ("ema_min", "ema_max", "pooled_min", "pooled_max", "warmup_min", "warmup_max", "warmup_steps")}
     if plain is not None:
         ema = [ways["EMA, val"]["std_ratio"] for ways in plain["cells"].values()]

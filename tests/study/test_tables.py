@@ -282,3 +282,8 @@ def test_lever_effects_give_the_ranges_the_chapter_cites():
     assert (effects["ema_min"], effects["ema_max"], effects["pooled_min"], effects["pooled_max"]) == (0.9, 1.2, 0.8, 1.1)
     assert effects["warmup_min"] == effects["warmup_max"] == 0.5 and effects["warmup_steps"] == 50
     assert math.isnan(tables.lever_effects([plain])["warmup_min"])
+    longer = {"warmup_steps": 100, "cells": {"b:kd": cell(1.0, 1.0, 1.0)}}
+    assert tables.lever_effects([plain, warm, longer], warmup_steps=50)["warmup_max"] == 0.5
+    adopted = tables.lever_effects([plain, warm, longer], warmup_steps=100)
+    assert adopted["warmup_max"] == 0.25 and adopted["warmup_steps"] == 100
+    assert tables.lever_effects([plain, warm, longer])["warmup_steps"] == 100
