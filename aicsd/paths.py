@@ -30,6 +30,9 @@ RUNS_ROOT = _from_environment(RUNS_ENV, REPO_ROOT / "runs")
 """Default run store (``runs/``, or ``$AICSD_RUNS``)."""
 BENCHMARK_RESULTS = REPO_ROOT / "benchmarks" / "results"
 """The committed benchmark and reproduction records."""
+CROSS_MACHINE = BENCHMARK_RESULTS / "cross-machine"
+"""The summary records of reproductions made on another machine or with other CPU kernels than the
+reference, each kept as it was compared (:func:`aicsd.study.compare.publish_cross_check`)."""
 NOTEBOOKS = REPO_ROOT / "notebooks"
 """The book's chapters as stored (parameterised, without outputs)."""
 EXECUTED = REPO_ROOT / "book" / "_executed"

@@ -2,6 +2,7 @@
 compared cell by cell and claim by claim, with tests rather than tolerances picked by hand.
 
     python -m aicsd.study.compare OURS.json [--reference benchmarks/results/summary-cpu.json] [--output DIR]
+    python -m aicsd.study.compare OURS.json --publish    # keep OURS and show the comparison in the shipped book
 
 - A **cell** (group, row, student: the mean over seeds of one recipe) is *bit-identical* when every
   seed's value is the same float, else it *agrees* when Welch's t-test of the two sets of seeds
@@ -20,7 +21,11 @@ compared cell by cell and claim by claim, with tests rather than tolerances pick
 
 The verdict line is "bit-identical", "within the seed spread" (no cell differs and every claim's
 verdict agrees), or "differs" with the count of cells and claims that do. ``make reproduce``
-writes the report to ``book/_executed/comparison.md`` (and ``.json``); the book shows it.
+writes the report to ``book/_executed/comparison.md`` (and ``.json``); the book shows it. With
+``--publish`` (:func:`publish_cross_check`) a reproduction from another machine, or one made with
+other kernels (``ATEN_CPU_CAPABILITY``, ``ONEDNN_MAX_CPU_ISA``), is kept in
+``benchmarks/results/cross-machine/`` and its comparison with the committed reference becomes the
+shipped book's comparison page (``book/reference/comparison.md``).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import pandas as pd
 from scipy import stats
 
 from aicsd.engine.checkpoint import atomic_write_bytes, atomic_write_json
-from aicsd.paths import BENCHMARK_RESULTS, COMPARISON_DATA, COMPARISON_PAGE
+from aicsd.paths import BENCHMARK_RESULTS, COMPARISON_DATA, COMPARISON_PAGE, CROSS_MACHINE, REFERENCE
 from aicsd.study.claims import CONFIDENCE, holm
 from aicsd.study.record import record_name
 
@@ -283,13 +288,50 @@ def write_report(comparison: Comparison, folder: Path) -> Path:
     return path
 
 
+def cross_check_name(record: dict[str, Any]) -> str:
+    """The file name a reproduction's summary ``record`` is kept under in ``cross-machine/``: its
+    profile and dataset (:func:`aicsd.study.record.record_name`), torch's CPU capability, oneDNN's
+    instruction-set limit ("best" when none) and its date, e.g.
+    ``summary-cpu-default-onednn-avx2-2026-12-07.json``."""
+    origin = record.get("provenance", {})
+    kernels = f"{origin.get('cpu_capability') or 'unknown'}-onednn-{origin.get('onednn_max_isa') or 'best'}".lower()
+    return f"summary-{record_name(record['profile'], record['dataset'])}-{kernels}-{str(record['date'])[:10]}.json"
+
+
+def publish_cross_check(
+    ours: dict[str, Any], folder: Path = CROSS_MACHINE, book: Path = REFERENCE, results: Path = BENCHMARK_RESULTS
+) -> tuple[Path, Comparison]:
+    """Keep the summary record ``ours`` of a reproduction on another machine (or with other kernels)
+    in ``folder`` (:func:`cross_check_name`) and write its comparison with the committed reference
+    of the same profile and dataset into ``book`` (the shipped book's comparison page). Returns the
+    kept record's path and the comparison. Raises FileNotFoundError when no reference is committed."""
+    reference = reference_record(ours["profile"], ours["dataset"], results)
+    if reference is None:
+        raise FileNotFoundError(f"no committed reference record summary-{record_name(ours['profile'], ours['dataset'])}.json in {results}")
+    comparison = compare(ours, reference)
+    folder.mkdir(parents=True, exist_ok=True)
+    kept = folder / cross_check_name(ours)
+    atomic_write_json(kept, ours)
+    write_report(comparison, book)
+    return kept, comparison
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("ours", type=Path, help="a summary record (make reproduce writes book/_executed/summary.json)")
     parser.add_argument("--reference", type=Path, default=None, help="default: the committed record of the same profile and dataset")
     parser.add_argument("--output", type=Path, default=None, help="folder for comparison.md and .json (default: beside OURS)")
+    parser.add_argument(
+        "--publish", action="store_true", help="keep OURS in benchmarks/results/cross-machine/ and write the comparison into book/reference/"
+    )
     args = parser.parse_args(argv)
     ours = json.loads(args.ours.read_text())
+    if args.publish:
+        if args.reference is not None or args.output is not None:
+            parser.error("--publish compares with the committed reference and writes book/reference/: give neither --reference nor --output")
+        kept, comparison = publish_cross_check(ours)
+        print(f"kept {kept}; against the reference: {comparison.line()} -> {REFERENCE / COMPARISON_PAGE}")
+        return 0
     if args.reference is not None:
         reference = json.loads(args.reference.read_text())
     else:

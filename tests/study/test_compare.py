@@ -91,3 +91,32 @@ def test_records_of_another_design_are_not_compared():
     assert "not comparable" in compare.report_markdown(result)
     old = {key: value for key, value in REFERENCE.items() if key != "design_digest"}
     assert compare.compare(copy.deepcopy(REFERENCE), old).verdict == compare.OTHER_DESIGN
+
+
+def test_a_cross_check_is_kept_by_its_kernels_and_becomes_the_books_page(tmp_path):
+    results, book = tmp_path / "results", tmp_path / "reference"
+    results.mkdir()
+    (results / "summary-cpu.json").write_text(json.dumps(REFERENCE))
+    ours = copy.deepcopy(REFERENCE)
+    ours["provenance"] |= {"cpu_capability": "DEFAULT", "onednn_max_isa": "AVX2"}
+    ours["date"] = "2026-12-07T02:00:00+00:00"
+    kept, comparison = compare.publish_cross_check(ours, tmp_path / "cross", book, results)
+    assert kept.name == "summary-cpu-default-onednn-avx2-2026-12-07.json"
+    assert json.loads(kept.read_text()) == ours
+    assert comparison.verdict == compare.BIT_IDENTICAL
+    page = (book / "comparison.md").read_text()
+    assert "| oneDNN instruction-set limit | AVX2 | none |" in page and "| torch CPU capability | DEFAULT | AVX2 |" in page
+    with pytest.raises(FileNotFoundError, match="no committed reference"):
+        compare.publish_cross_check(ours, tmp_path / "cross", book, tmp_path / "empty")
+
+
+def test_the_shipped_comparison_page_is_the_comparison_of_the_kept_records():
+    from aicsd.paths import COMPARISON_PAGE, CROSS_MACHINE, REFERENCE
+
+    page = (REFERENCE / COMPARISON_PAGE).read_text()
+    reference = compare.reference_record("cpu", "synthetic")
+    kept = [json.loads(path.read_text()) for path in sorted(CROSS_MACHINE.glob("summary-*.json"))]
+    if "No reproduction on another machine has been compared with it here yet" in page:
+        return
+    matching = [record for record in kept if compare.report_markdown(compare.compare(record, reference)) == page]
+    assert matching, "book/reference/comparison.md is not the comparison of any record in benchmarks/results/cross-machine/ with the reference"
