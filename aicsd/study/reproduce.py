@@ -202,7 +202,15 @@ def main(argv: list[str] | None = None) -> int:
     atomic_write_json(args.output / TIMINGS_FILE, record)
     print(f"all {len(notebooks)} notebooks executed in {record['total_s']:.0f} s -> {args.output}")
     if not args.only:
-        check_against_reference(parameters, record, args.output)
+        try:
+            check_against_reference(parameters, record, args.output)
+        except FileNotFoundError as missing:
+            print(
+                f"FAILED: every notebook ran, but the summary record could not be built: {missing}\n"
+                "Run make reproduce again: it trains what is missing and reuses the finished runs.",
+                file=sys.stderr,
+            )
+            return 1
     return 0
 
 

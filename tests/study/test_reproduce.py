@@ -88,6 +88,20 @@ def test_a_dying_kernel_is_reported_like_a_failing_cell(tmp_path, capsys, monkey
     assert "Traceback" not in err and (output / "03_dies.failed.ipynb").is_file()
 
 
+def test_a_summary_that_cannot_be_built_is_one_message_not_a_traceback(tmp_path, capsys, monkeypatch):
+    source = _notebook(tmp_path / "03_fine.ipynb", "x = 1")
+    monkeypatch.setattr(reproduce, "notebooks_in_order", lambda folder=None: [source])
+
+    def run_missing(*args, **kwargs):
+        raise FileNotFoundError("runs/student-none-resnet18-0123 has no result.json")
+
+    monkeypatch.setattr(reproduce, "reproduction_summary", run_missing)
+    assert reproduce.main(["--profile", "smoke", "--output", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "FAILED: every notebook ran, but the summary record could not be built: runs/student-none-resnet18-0123 has no result.json" in err
+    assert "Traceback" not in err and "make reproduce again" in err
+
+
 _POOL_OWNER = """
 import sys, time
 from aicsd.study.experiments import worker_pool
