@@ -36,6 +36,7 @@ __all__ = [
     "load_evaluations",
     "load_runs",
     "mean_std_text",
+    "mean_where_present",
     "per_class_table",
     "recipe",
     "reported_metrics",
@@ -245,6 +246,13 @@ def evaluations_per_class(df: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
     return per_class_table(_named_sizes(df), [*by, "split", "eval_mode", "eval_size", "data_fingerprint"], "per_class_iou")
 
 
+def mean_where_present(values: np.ndarray) -> np.ndarray:
+    """Per-class values of several runs, (runs, C) with NaN where a class is absent from a run's
+    split -> (C,): each class's mean over the runs where it is present, NaN where absent from all."""
+    present = (~np.isnan(values)).sum(axis=0)
+    return np.divide(np.nansum(values, axis=0), present, out=np.full(values.shape[1], np.nan), where=present > 0)
+
+
 def per_class_table(df: pd.DataFrame, by: Sequence[str], column: str = "val_per_class_iou") -> pd.DataFrame:
     """Per-class IoU (%) with class names (rows) for each group of :func:`runs_table` (columns,
     named by the ``by`` values joined with ``/`` and the recipe): the mean over the group's runs, a class absent from a
@@ -260,9 +268,7 @@ def per_class_table(df: pd.DataFrame, by: Sequence[str], column: str = "val_per_
     present = df[df[column].notna()]
     columns = {}
     for key, group in _keyed(present, keys).groupby(keys, dropna=False):
-        values = np.array(group[column].tolist(), dtype=float)
-        counts = (~np.isnan(values)).sum(axis=0)
-        means = np.divide(np.nansum(values, axis=0), counts, out=np.full(values.shape[1], np.nan), where=counts > 0)
+        means = mean_where_present(np.array(group[column].tolist(), dtype=float))
         named = dict(zip(keys, key, strict=True))
         columns["/".join(str(named[name]) for name in by) + f" {named['recipe']}"] = 100 * means
     return pd.DataFrame(columns, index=pd.Index(dataset_info(datasets[0]).class_names, name="class"))

@@ -22,7 +22,10 @@ CAMVID_PALETTE = (
     (128, 128, 128), (128, 0, 0), (192, 192, 128), (128, 64, 128), (60, 40, 222), (128, 128, 0),
     (192, 128, 128), (64, 64, 128), (64, 0, 128), (64, 64, 0), (0, 128, 192),
 )  # fmt: skip
-CAMVID_INFO = DatasetInfo("camvid", len(CAMVID_CLASSES), CAMVID_CLASSES, CAMVID_PALETTE)
+CAMVID_INFO = DatasetInfo(
+    "camvid", len(CAMVID_CLASSES), CAMVID_CLASSES, CAMVID_PALETTE,
+    attribution="CamVid (Brostow et al. 2009; SegNet 11-class split, Badrinarayanan et al. 2017), research use",
+)  # fmt: skip
 CAMVID_SPLITS = ("train", "val", "test")
 CAMVID_VOID = 11
 

@@ -21,6 +21,8 @@ class DatasetInfo:
         class_names: C names, index = train id.
         palette: C RGB colours for drawing masks, index = train id.
         ignore_index: mask value that losses and metrics skip.
+        attribution: how a figure showing the dataset's images credits them (its sources and terms
+            of use), or None (the generated dataset).
     """
 
     name: str
@@ -28,6 +30,7 @@ class DatasetInfo:
     class_names: tuple[str, ...]
     palette: tuple[RGB, ...]
     ignore_index: int = IGNORE_INDEX
+    attribution: str | None = None
 
     def __post_init__(self) -> None:
         if len(self.class_names) != self.num_classes or len(self.palette) != self.num_classes:

@@ -6,6 +6,7 @@ Used by the derivation and qualitative notebooks; everything reads a run's own `
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -49,6 +50,16 @@ def predict_logits(model: nn.Module, image: Tensor) -> Tensor:
     """Logits (C, H, W) of one normalised image (3, H, W), on the model's device, returned on the CPU."""
     device = next(model.parameters()).device
     return model(image.unsqueeze(0).to(device))[0].float().cpu()
+
+
+def predictions(networks: Mapping[str, RunConfig], images: Sequence[Tensor]) -> dict[str, list[Tensor]]:
+    """Each network's predicted label map (H, W) for each normalised image (3, H, W), loaded once from
+    its finished run, keyed as ``networks``."""
+    out = {}
+    for name, config in networks.items():
+        model = load_network(config)
+        out[name] = [predict_logits(model, image).argmax(0) for image in images]
+    return out
 
 
 def network_logits(networks: dict[str, RunConfig], image: Tensor) -> dict[str, Tensor]:

@@ -15,15 +15,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from torch import Tensor
 
 from aicsd.data.info import IGNORE_INDEX
-from aicsd.engine import PROFILES, RunConfig, load_network, load_profile, read_metrics, run_dir
+from aicsd.engine import PROFILES, RunConfig, load_profile, read_metrics, run_dir
 from aicsd.losses import resolve
 from aicsd.models import build_segmenter
 from aicsd.paths import BENCHMARK_RESULTS
-from aicsd.results import mean_std_text
+from aicsd.results import mean_std_text, mean_where_present
 from aicsd.study import experiments, paper
+from aicsd.study.analysis import predictions
 from aicsd.study.compare import reference_record
 from aicsd.study.display import Table, table
 from aicsd.study.experiments import MAIN_METHODS, STUDENTS
@@ -275,9 +275,7 @@ def per_class_iou(results: pd.DataFrame, teacher_iou: Sequence[float | None], cl
     columns = {"teacher": 100 * _per_class(teacher_iou, count)}
     for (backbone, method), runs in results.groupby(["backbone", "method"], sort=False):
         values = np.stack([_per_class(v, count) for v in runs["per_class_iou"]])
-        present = (~np.isnan(values)).sum(axis=0)
-        mean = np.divide(np.nansum(values, axis=0), present, out=np.full(count, np.nan), where=present > 0)
-        columns[_network_label(backbone, method)] = 100 * mean
+        columns[_network_label(backbone, method)] = 100 * mean_where_present(values)
     return pd.DataFrame(columns, index=pd.Index(list(class_names), name="class"))
 
 
@@ -296,8 +294,7 @@ def per_class_gain(results: pd.DataFrame, class_names: Sequence[str], treatment:
         if not paired:
             continue
         gains = np.stack([_per_class(treated[s], count) - _per_class(plain[s], count) for s in paired])
-        present = (~np.isnan(gains)).sum(axis=0)
-        columns[_name(backbone)] = 100 * np.divide(np.nansum(gains, axis=0), present, out=np.full(count, np.nan), where=present > 0)
+        columns[_name(backbone)] = 100 * mean_where_present(gains)
         seeds[_name(backbone)] = paired
     frame = pd.DataFrame(columns, index=pd.Index(list(class_names), name="class"))
     frame.attrs["seeds"] = seeds
@@ -324,18 +321,6 @@ def main_table_networks(
         if run.config.backbone == backbone:
             chosen[paper.METHOD_LABELS[run.label].replace("Student", "student").removesuffix(" (beyond the paper)")] = run.config
     return chosen
-
-
-def predictions(networks: Mapping[str, RunConfig], images: Sequence[Tensor]) -> dict[str, list[Tensor]]:
-    """Each network's predicted label map (H, W) for each normalised image (3, H, W), loaded from its
-    finished run, keyed as ``networks``."""
-    from aicsd.study.analysis import predict_logits
-
-    out = {}
-    for name, config in networks.items():
-        model = load_network(config)
-        out[name] = [predict_logits(model, image).argmax(0) for image in images]
-    return out
 
 
 def learning_curves(networks: Mapping[str, RunConfig]) -> dict[str, list[dict[str, Any]]]:

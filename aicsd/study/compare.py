@@ -43,7 +43,7 @@ from scipy import stats
 from aicsd.engine.checkpoint import atomic_write_bytes, atomic_write_json
 from aicsd.paths import BENCHMARK_RESULTS, COMPARISON_DATA, COMPARISON_PAGE, CROSS_MACHINE, REFERENCE
 from aicsd.study.claims import CONFIDENCE, holm
-from aicsd.study.record import record_name
+from aicsd.study.record import record_name, summary_file
 
 __all__ = ["Comparison", "compare", "reference_record", "report_markdown", "write_report"]
 
@@ -275,7 +275,7 @@ def report_markdown(comparison: Comparison) -> str:
 
 def reference_record(profile: str, dataset: str, folder: Path = BENCHMARK_RESULTS) -> dict[str, Any] | None:
     """The committed reference summary record of ``profile`` on ``dataset``, or None when there is none."""
-    path = folder / f"summary-{record_name(profile, dataset)}.json"
+    path = folder / summary_file(record_name(profile, dataset))
     return json.loads(path.read_text()) if path.is_file() else None
 
 
@@ -307,7 +307,7 @@ def publish_cross_check(
     kept record's path and the comparison. Raises FileNotFoundError when no reference is committed."""
     reference = reference_record(ours["profile"], ours["dataset"], results)
     if reference is None:
-        raise FileNotFoundError(f"no committed reference record summary-{record_name(ours['profile'], ours['dataset'])}.json in {results}")
+        raise FileNotFoundError(f"no committed reference record {summary_file(record_name(ours['profile'], ours['dataset']))} in {results}")
     comparison = compare(ours, reference)
     folder.mkdir(parents=True, exist_ok=True)
     kept = folder / cross_check_name(ours)

@@ -31,6 +31,8 @@ from aicsd.engine.teacher_cache import TeacherOutputCache
 from aicsd.losses import METHODS, resolve
 from aicsd.results import run_row
 
+MAIN_GROUP = "main"
+"""The group of the main table's runs (:func:`main_table`)."""
 STUDENTS = ("resnet18", "mobilenet_v2")
 PAPER_METHODS = ("none", "kd", "ad", "sp", "ickd", "aicsd")
 BEYOND_PAPER = ("cwd", "dist")
@@ -108,7 +110,7 @@ def main_table(
     weights = weights or {}
     return [
         LabelledRun(
-            "main",
+            MAIN_GROUP,
             method,
             student_run(profile, backbone=student, method=method, seed=seed, **place, **weights.get(student, {}).get(method, {})),
         )

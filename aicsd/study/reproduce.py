@@ -34,7 +34,7 @@ from aicsd.engine.checkpoint import atomic_write_bytes, atomic_write_json
 from aicsd.paths import COMPARISON_DATA, COMPARISON_PAGE, EXECUTED, NOTEBOOKS, SUMMARY_FILE, TIMINGS_FILE
 from aicsd.study.compare import compare, reference_record, write_report
 from aicsd.study.provenance import provenance
-from aicsd.study.record import record_name, reproduction_summary
+from aicsd.study.record import record_name, reproduction_summary, summary_file
 
 
 
@@ -228,7 +228,7 @@ def check_against_reference(parameters: dict[str, object], timings: dict[str, ob
         page = (
             "# Comparison with the reference reproduction\n\n"
             f"No reference record is committed for the {profile} profile on {dataset} "
-            f"(`benchmarks/results/summary-{record_name(profile, dataset)}.json`), so this reproduction is not compared. "
+            f"(`benchmarks/results/{summary_file(record_name(profile, dataset))}`), so this reproduction is not compared. "
             f"Its own summary record is `{output.name}/{SUMMARY_FILE}`.\n"
         )
         atomic_write_bytes(output / COMPARISON_PAGE, page.encode())
