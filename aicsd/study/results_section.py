@@ -2,7 +2,7 @@
 
     python -m aicsd.study.results_section [--profile cpu] [--dataset synthetic] [--record PATH]
 
-prints the main table, the claims ledger (Holm-adjusted) and the reproduction's wall time of the
+prints the main table, the claims ledger (Holm-adjusted), the cells' seed spread and the reproduction's wall time of the
 record: by default this machine's own (``book/_executed/summary.json``, written by ``make
 reproduce``) when it is of the same profile and dataset, else the committed reference record
 (:func:`aicsd.study.compare.reference_record`). Everything is read from the record, nothing from
@@ -25,7 +25,11 @@ from aicsd.study import tables
 from aicsd.study.compare import reference_record
 from aicsd.study.record import CLAIM_POINT_COLUMNS
 
-__all__ = ["record_runs", "results_markdown", "select_record"]
+__all__ = ["SPREAD_TARGET", "record_runs", "results_markdown", "select_record", "spread_line"]
+
+SPREAD_TARGET = 1.5
+"""Seed std (mIoU points) of a cell at or below which it counts as narrow: five seeds then put the
+mean's standard error under 0.7 points, below the gains the ledger can decide."""
 
 
 def record_runs(record: dict[str, Any]) -> pd.DataFrame:
@@ -48,6 +52,21 @@ def _claims_frame(claims: list[dict[str, Any]]) -> pd.DataFrame:
     return frame
 
 
+def spread_line(record: dict[str, Any]) -> str:
+    """One sentence on the seed spread of every cell of the record (main table and ablations): how
+    many have a std over seeds (ddof 1) of at most :data:`SPREAD_TARGET` points, the median std and
+    the widest cell."""
+    spreads = pd.Series(
+        {(cell["group"], cell["label"], cell["backbone"]): pd.Series(cell["values"], dtype=float).std() for cell in record["cells"]}
+    )
+    group, label, backbone = spreads.idxmax()
+    return (
+        f"Seed spread: {int((spreads <= SPREAD_TARGET).sum())} of the {len(spreads)} cells of the main table and ablations "
+        f"have a std over seeds of at most {SPREAD_TARGET:g} points; median std {spreads.median():.2f}, "
+        f"largest {spreads.max():.2f} ({group}: {label}, {backbone})."
+    )
+
+
 def results_markdown(record: dict[str, Any]) -> str:
     """The main table, the claims ledger and one line on where and how long the record's reproduction ran."""
     teacher = {key: record["teacher"][key] / 100 for key in ("miou", "pixel_accuracy")}
@@ -61,7 +80,7 @@ def results_markdown(record: dict[str, Any]) -> str:
         f"Record: profile `{record['profile']}` on `{record['dataset']}`, {len(record['seeds'])} seeds per cell, "
         f"commit {str(origin.get('commit'))[:7]}, {record['date'][:10]}, {machine}: {timing}."
     )
-    return f"{main}\n\n{ledger}\n\n{line}\n"
+    return f"{main}\n\n{ledger}\n\n{spread_line(record)}\n\n{line}\n"
 
 
 def select_record(profile: str, dataset: str, own: Path = EXECUTED / SUMMARY_FILE) -> tuple[dict[str, Any], str]:

@@ -34,6 +34,14 @@ def test_the_section_holds_the_main_table_the_ledger_and_the_time_from_the_recor
     assert "| AICSD > student (ResNet-18) | mIoU | +5.00 | [+4.00, +6.00] | 0.01 | 0.02 | 3.00 |" in page
     assert "commit 0123456, 2026-12-06, 2 cores of Some CPU (torch CPU capability AVX2): 3.0 min of notebooks." in page
     assert "ICSD" not in page.split("| claim")[0].replace("AICSD", "")  # only the main table's cells
+    assert "Seed spread: 5 of the 5 cells of the main table and ablations have a std over seeds of at most 1.5 points; median std 1.41, largest 1.41" in page
+
+
+def test_the_spread_line_counts_every_cell_and_names_the_widest():
+    record = _record()
+    record["cells"][1]["values"] = [20.0, 26.0]
+    line = results_section.spread_line(record)
+    assert line.startswith("Seed spread: 4 of the 5 cells") and line.endswith("largest 4.24 (main: aicsd, resnet18).")
 
 
 def test_your_record_is_preferred_when_it_is_of_the_same_profile_and_dataset(tmp_path, monkeypatch):
