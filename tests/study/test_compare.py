@@ -120,3 +120,21 @@ def test_the_shipped_comparison_page_is_the_comparison_of_the_kept_records():
         return
     matching = [record for record in kept if compare.report_markdown(compare.compare(record, reference)) == page]
     assert matching, "book/reference/comparison.md is not the comparison of any record in benchmarks/results/cross-machine/ with the reference"
+
+
+def test_the_lever_runs_reproduce_the_references_plain_students_bit_for_bit():
+    """The bit-identity the README and the book state for one machine: the plain students of the
+    variance-lever record at the profile's warm-up were trained in another checkout and process than
+    the reference, beside a moving average of their weights, and score the same floats."""
+    from aicsd.engine import load_profile
+    from aicsd.paths import BENCHMARK_RESULTS
+
+    warmup = load_profile("cpu").warmup_steps
+    path = BENCHMARK_RESULTS / f"variance_levers-cpu-warmup{warmup}.json"
+    reference = compare.reference_record("cpu", "synthetic")
+    if not path.is_file() or reference is None:
+        pytest.skip(f"no lever record at the profile's warm-up ({path.name}) or no reference record")
+    levers = json.loads(path.read_text())["cells"]
+    plain = {cell["backbone"]: cell["values"] for cell in reference["cells"] if cell["group"] == "main" and cell["label"] == "none"}
+    for backbone, values in plain.items():
+        assert levers[f"{backbone}:none"]["raw, test"]["values"] == values
