@@ -295,7 +295,7 @@ def cross_check_name(record: dict[str, Any]) -> str:
     ``summary-cpu-default-onednn-avx2-2026-12-07.json``."""
     origin = record.get("provenance", {})
     kernels = f"{origin.get('cpu_capability') or 'unknown'}-onednn-{origin.get('onednn_max_isa') or 'best'}".lower()
-    return f"summary-{record_name(record['profile'], record['dataset'])}-{kernels}-{str(record['date'])[:10]}.json"
+    return summary_file(f"{record_name(record['profile'], record['dataset'])}-{kernels}-{str(record['date'])[:10]}")
 
 
 def publish_cross_check(

@@ -50,7 +50,7 @@ from aicsd.data import dataset_info
 from aicsd.engine import RunConfig, read_metrics, read_result, run_dir, run_id, seeds_of
 from aicsd.engine.checkpoint import atomic_write_bytes, atomic_write_json
 from aicsd.engine.runstore import Run
-from aicsd.paths import BENCHMARK_RESULTS, COMPARISON_PAGE, EXECUTED, REFERENCE, SUMMARY_FILE, TIMINGS_FILE
+from aicsd.paths import BENCHMARK_RESULTS, COMPARISON_DATA, COMPARISON_PAGE, EXECUTED, REFERENCE, SUMMARY_FILE, TIMINGS_FILE
 from aicsd.results import mean_where_present, reported_metrics
 from aicsd.study import experiments, qualitative
 from aicsd.study.ledger import book_ledger
@@ -280,7 +280,7 @@ NO_COMPARISON_YET = (
 def publish(executed: Path = EXECUTED, folder: Path = BENCHMARK_RESULTS, reference: Path = REFERENCE) -> Path:
     """Make the reproduction in ``executed`` the reference record: its ``summary.json`` becomes
     ``summary-<name>.json`` and its ``timings.json`` ``reproduce-<name>.json`` in ``folder``, and the
-    shipped book's comparison page (``reference/comparison.md``) says that nothing has been compared
+    shipped book's comparison page (``reference/comparison.md``; its data file is removed) says that nothing has been compared
     with the new reference yet. Returns the summary's path. Raises FileNotFoundError naming a missing record."""
     summary_path, timings_path = executed / SUMMARY_FILE, executed / TIMINGS_FILE
     for path in (summary_path, timings_path):
@@ -293,6 +293,7 @@ def publish(executed: Path = EXECUTED, folder: Path = BENCHMARK_RESULTS, referen
     atomic_write_json(folder / f"reproduce-{name}.json", json.loads(timings_path.read_text()))
     if reference.is_dir():
         atomic_write_bytes(reference / COMPARISON_PAGE, NO_COMPARISON_YET.format(record=target.name).encode())
+        (reference / COMPARISON_DATA).unlink(missing_ok=True)
     return target
 
 

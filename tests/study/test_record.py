@@ -66,9 +66,11 @@ def test_publish_makes_the_executed_records_the_reference(tmp_path):
     (executed / "summary.json").write_text(json.dumps({"profile": "cpu", "dataset": "camvid", "cells": []}))
     (executed / "timings.json").write_text(json.dumps({"total_s": 1.0}))
     (reference / "comparison.md").write_text("an old comparison")
+    (reference / "comparison.json").write_text("{}")
     assert record.publish(executed, folder, reference) == folder / "summary-cpu-camvid.json"
     assert json.loads((folder / "reproduce-cpu-camvid.json").read_text()) == {"total_s": 1.0}
     assert "No reproduction on another machine" in (reference / "comparison.md").read_text()
+    assert not (reference / "comparison.json").exists()
 
 
 @pytest.fixture(scope="module")
