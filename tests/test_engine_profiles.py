@@ -50,6 +50,21 @@ def test_cpu_students_share_the_teachers_images_and_augmentation_on_the_generate
     assert load_profile("paper").scale_range == (0.5, 2.0)
 
 
+def test_cpu_profile_gives_the_camvid_teacher_its_own_schedule_and_camvid_a_smaller_study():
+    from aicsd.engine.profiles import CPU_CAMVID_SWEEP_FACTORS, CPU_CAMVID_TEACHER_EPOCHS
+
+    cpu = PROFILES["cpu"]
+    camvid_teacher = load_profile("cpu", kind="teacher", dataset="camvid")
+    assert camvid_teacher.epochs == CPU_CAMVID_TEACHER_EPOCHS == 36
+    assert load_profile("cpu", kind="teacher").epochs == 12
+    assert load_profile("cpu", kind="teacher", dataset="cityscapes").epochs == 12
+    assert load_profile("cpu", dataset="camvid").epochs == RunConfig.epochs
+    assert load_profile("cpu", kind="teacher", dataset="camvid", epochs=5).epochs == 5
+    assert cpu.sweep_factors_on("camvid") == CPU_CAMVID_SWEEP_FACTORS
+    assert cpu.sweep_factors_on("synthetic") == cpu.sweep_factors
+    assert (cpu.detail_seeds_on("camvid"), cpu.detail_seeds_on("synthetic")) == (1, cpu.detail_seeds)
+
+
 def test_paper_profile_follows_the_released_recipe():
     voc = load_profile("paper", dataset="voc")
     assert voc.lr == pytest.approx(0.007 * 8 / 6)

@@ -29,7 +29,9 @@ ALW form of adaptive methods, and field values for every run, per dataset, and p
   192-pixel crops, 0.75-1.5 x 256; VOC (about 500 x 375, large objects) at 128 with 128-pixel
   crops and the released 0.5-2.0. The training scale is relative to the shorter side an image
   has at evaluation (:func:`aicsd.data.train_transforms`). There the students train 4 epochs over
-  at most 400 images (the :class:`RunConfig` defaults), the teacher 12 epochs over all of them.
+  at most 400 images (the :class:`RunConfig` defaults), the teacher 12 epochs over all of them (36
+  on CamVid, :data:`CPU_CAMVID_TEACHER_EPOCHS`, where the sweep and the detail ablations are also
+  smaller: :data:`CPU_CAMVID_SWEEP_FACTORS`).
   One intra-op thread: these networks are too small for a second thread to pay off, the numbers
   then do not depend on the machine's core count, and two runs side by side use two cores.
 - ``paper``: the released code's recipe (the book's chapter "How to reproduce"): SGD momentum 0.9,
@@ -60,7 +62,7 @@ from aicsd.engine.identity import run_id
 from aicsd.losses import MethodConfig, override_names, resolve
 from aicsd.paths import DATA_ROOT
 
-__all__ = ["CPU_STUDENT_WARMUP_STEPS", "PROFILES", "Profile", "load_profile", "seeds_of", "teacher_config"]
+__all__ = ["CPU_CAMVID_SWEEP_FACTORS", "CPU_CAMVID_TEACHER_EPOCHS", "CPU_STUDENT_WARMUP_STEPS", "PROFILES", "Profile", "load_profile", "seeds_of", "teacher_config"]
 
 Fields = Mapping[str, Any]
 
@@ -91,6 +93,9 @@ class Profile:
     per_dataset: Mapping[str, Fields] = field(default_factory=dict)
     teacher: Fields = field(default_factory=dict)
     student: Fields = field(default_factory=dict)
+    teacher_per_dataset: Mapping[str, Fields] = field(default_factory=dict)
+    sweep_factors_per_dataset: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    detail_seeds_per_dataset: Mapping[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         shared = sorted(set(self.tuning_seeds) & set(self.seeds))
@@ -100,8 +105,18 @@ class Profile:
             raise ValueError(f"profile {self.name!r}: a weight sweep needs tuning_seeds")
 
     def fields(self, kind: str, dataset: str) -> dict[str, Any]:
-        """The field values of a ``kind`` run on ``dataset`` (over the :class:`RunConfig` defaults)."""
-        return {**self.every_run, **self.per_dataset.get(dataset, {}), **(self.teacher if kind == "teacher" else self.student)}
+        """The field values of a ``kind`` run on ``dataset`` (over the :class:`RunConfig` defaults):
+        every run's, then the dataset's, then the kind's, then the teacher's on that dataset."""
+        kind_fields = {**self.teacher, **self.teacher_per_dataset.get(dataset, {})} if kind == "teacher" else self.student
+        return {**self.every_run, **self.per_dataset.get(dataset, {}), **kind_fields}
+
+    def sweep_factors_on(self, dataset: str) -> tuple[float, ...]:
+        """The weight sweep's factors on ``dataset`` (its own where the profile names some)."""
+        return self.sweep_factors_per_dataset.get(dataset, self.sweep_factors)
+
+    def detail_seeds_on(self, dataset: str) -> int:
+        """How many of the seeds the detail ablations use on ``dataset``."""
+        return self.detail_seeds_per_dataset.get(dataset, self.detail_seeds)
 
 
 _CPU_PER_DATASET: Mapping[str, Fields] = MappingProxyType(
@@ -123,6 +138,22 @@ Chosen on ``val`` (``benchmarks/variance_levers.py``, the sizing chapter's lever
 seeds per cell): against no warm-up it cut the seed std of the four cells measured to x0.29-0.58
 (MobileNetV2 + KD 5.82 -> 1.69, ResNet-18 alone 3.15 -> 1.51 points) and raised their means; 50
 steps cut it to x0.46-0.88 only. The teacher trains without: one run, 1,500 steps."""
+
+CPU_CAMVID_TEACHER_EPOCHS = 36
+"""The ``cpu`` profile's teacher trains 36 epochs on CamVid (4,140 steps). Chosen on ``val``
+(``benchmarks/teacher_edge.py``, ``benchmarks/results/teacher_edge-cpu-camvid.json``): against the
+plain ResNet-18 student's 20.60 ± 1.76 % mIoU (three seeds), ResNet-101 at width 0.25 reached
+23.82 % after 12 epochs (+3.22 points, too little to teach) and 34.08 % after 36 (+13.48); width
+0.5 at 12 epochs reached 23.82 % as well. Training longer, not wider, gives the teacher its edge,
+as on the generated set (1,500 teacher steps against the students' 250)."""
+
+CPU_CAMVID_SWEEP_FACTORS = (0.25, 1.0, 4.0)
+"""On CamVid the ``cpu`` profile's weight sweep tries x1/4, x1 and x4 of each default, not the
+generated set's five factors, and its detail ablations (ALW form, temperature, ICSD weight) run
+on one seed, to fit the CamVid reproduction in 150 min on 2 cores: the last one, with a 12-epoch
+teacher, a three-factor sweep and three detail seeds, took 127 min (170-odd runs); five factors
+and three detail seeds would add 48 student runs, the 36-epoch teacher about 10 min. Seeds are not
+cut: the main table, the components and the ICSD variants keep all five."""
 
 PROFILES: Mapping[str, Profile] = MappingProxyType(
     {
@@ -156,6 +187,9 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             per_dataset=_CPU_PER_DATASET,
             teacher={"backbone": "resnet101", "train_limit": None, "epochs": 12},
             student={"warmup_steps": CPU_STUDENT_WARMUP_STEPS},
+            teacher_per_dataset={"camvid": {"epochs": CPU_CAMVID_TEACHER_EPOCHS}},
+            sweep_factors_per_dataset={"camvid": CPU_CAMVID_SWEEP_FACTORS},
+            detail_seeds_per_dataset={"camvid": 1},
         ),
         "paper": Profile(
             "paper",

@@ -90,7 +90,7 @@ def profile_recipe(profile: str, dataset: str) -> dict[str, str]:
     aicsd = resolve("aicsd", alw_form=settings.alw_form)
     icsd, kd = aicsd.term("icsd"), aicsd.term("kd")
     ickd = resolve("ickd").term("ickd")
-    factors = settings.sweep_factors
+    factors = settings.sweep_factors_on(dataset)
     tuned = f"; tuned on val over x{min(factors):g}-x{max(factors):g}" if factors else ""
     epochs = str(student.epochs) if student.epochs == teacher.epochs else f"{teacher.epochs} (teacher) / {student.epochs} (students)"
     low, high = student.scale_range

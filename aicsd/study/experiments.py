@@ -200,12 +200,12 @@ def weight_sweep(
         LabelledRun("sweep", "none", student_run(profile, backbone=student, method="none", seed=seed, **place))
         for student in STUDENTS
         for seed in settings.tuning_seeds
-        if settings.sweep_factors
+        if settings.sweep_factors_on(dataset)
     ]
     for student, method, key, fields in swept:
         term = swept_term(method)
         default = resolve(method, **fields).term(term).weight
-        for factor in settings.sweep_factors:
+        for factor in settings.sweep_factors_on(dataset):
             for seed in settings.tuning_seeds:
                 config = student_run(
                     profile, backbone=student, method=method, seed=seed, **place, **fields, **{f"{term}_weight": default * factor}
@@ -258,7 +258,7 @@ def ablations(
     """
     place = {"dataset": dataset, "data_root": data_root, "device": device}
     seeds = seeds_of(profile) if seeds is None else tuple(seeds)
-    detail_seeds = seeds[: PROFILES[profile].detail_seeds]
+    detail_seeds = seeds[: PROFILES[profile].detail_seeds_on(dataset)]
     weights = (weights or {}).get(ABLATION_STUDENT, {})
     aicsd = weights.get("aicsd", {})
 

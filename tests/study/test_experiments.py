@@ -40,6 +40,19 @@ def test_cpu_grids_have_every_cell_and_share_identical_runs():
         experiments.seeds_of("gpu")
 
 
+def test_camvid_sweeps_its_own_factors_and_runs_the_detail_ablations_on_one_seed():
+    place = {"dataset": "camvid", "data_root": "/nonexistent/camvid"}
+    factors = PROFILES["cpu"].sweep_factors_on("camvid")
+    assert factors != PROFILES["cpu"].sweep_factors
+    swept = {run.label for run in experiments.weight_sweep("cpu", **place)}
+    assert swept == {experiments.sweep_label(m, f) for m in (*experiments.SWEEP_METHODS, experiments.RELEASED_ICSD) for f in factors} | {"none"}
+    seeds = {}
+    for run in experiments.ablations("cpu", **place):
+        seeds.setdefault(run.group, set()).add(run.config.seed)
+    everyone = set(PROFILES["cpu"].seeds)
+    assert seeds == {"components": everyone, "variant": everyone, "alw": {0}, "temperature": {0}, "icsd_weight": {0}}
+
+
 def test_weight_sweep_gives_every_method_the_same_budget_on_each_student_and_the_choice_is_made_on_val_per_student():
     sweep = experiments.weight_sweep("cpu")
     per_cell = {}
