@@ -39,10 +39,15 @@ book: $(STAMP)
 	@echo "open book/_build/html/index.html"
 
 # Make your complete book/_executed/ the shipped reference: book/reference/ and its records
-# benchmarks/results/summary-<name>.json, reproduce-<name>.json (commit them).
+# benchmarks/results/summary-<name>.json, reproduce-<name>.json (commit them). With CHAPTER=NN_name.ipynb
+# only that chapter (a new one, executed with `make reproduce ONLY=...`) joins the reference.
 reference: $(STAMP)
+ifdef CHAPTER
+	$(PY) -m aicsd.study.book_sources --freeze --chapter $(CHAPTER)
+else
 	$(PY) -m aicsd.study.book_sources --freeze
 	$(PY) -m aicsd.study.record --publish
+endif
 
 # JupyterLab on notebooks/ (installs the lab extra once); prints the URL to open. Each chapter's
 # parameters cell defaults to the cpu profile of `make reproduce`, whose finished runs it reuses.

@@ -2,6 +2,7 @@
 
     python -m aicsd.study.book_sources            # fill book/_chapters/ (what `make book` does first)
     python -m aicsd.study.book_sources --freeze   # book/_executed/ -> book/reference/ (`make reference`)
+    python -m aicsd.study.book_sources --freeze --chapter NN_name.ipynb   # add one new chapter to it
 
 The book is built from ``book/_chapters/`` (git-ignored), filled afresh on every call: for each
 chapter ``NN_name.ipynb`` of ``notebooks/``, the reader's own reproduction ``book/_executed/NN_name.ipynb``
@@ -44,6 +45,7 @@ __all__ = [
     "choose",
     "comparison_page",
     "freeze",
+    "freeze_chapter",
     "frozen",
     "main",
     "provenance",
@@ -456,14 +458,44 @@ def freeze(
     return size
 
 
+def freeze_chapter(name: str, executed: Path = EXECUTED, reference: Path = REFERENCE, limit: int = LIMIT_BYTES) -> int:
+    """Add (or replace) the one chapter ``name`` of ``executed`` in the committed ``reference``,
+    frozen as :func:`freeze` freezes each chapter, without re-running the whole reproduction: for a
+    chapter new to the book. Its provenance line keeps its own commit and date. Returns the
+    reference's size in bytes. Raises MissingChapters when ``executed`` lacks the chapter, ValueError
+    when it ran with another profile or dataset than the reference's chapters, or when the reference
+    would exceed ``limit`` (``reference`` is then left as it was)."""
+    source = executed / name
+    if not source.is_file():
+        raise MissingChapters(f"{_shown(source)} is missing: run `make reproduce ONLY={name}` first")
+    notebook = json.loads(source.read_text())
+    kind = _reproduction_of(provenance(notebook))
+    others = {_reproduction_of(provenance(json.loads(path.read_text()))) for path in reference.glob("[0-9][0-9]_*.ipynb") if path.name != name}
+    if others and others != {kind}:
+        raise ValueError(f"{_shown(source)} ran as {kind} (profile, dataset); the reference's chapters ran as {sorted(others, key=str)}")
+    text = _json(frozen(notebook))
+    size = sum(path.stat().st_size for path in reference.iterdir() if path.name != name) + len(text.encode())
+    if size > limit:
+        raise ValueError(f"the reference would take {size / 2**20:.1f} MiB, more than {limit / 2**20:.0f} MiB: shrink the figures (dpi) first")
+    partial = reference / f".{name}.partial"
+    partial.write_text(text)
+    os.replace(partial, reference / name)
+    return size
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--freeze", action="store_true", help="copy book/_executed/ into book/reference/ (the shipped reference)")
+    parser.add_argument("--chapter", default=None, help="with --freeze: add only this chapter (NN_name.ipynb) to book/reference/")
     parser.add_argument("--executed", type=Path, default=EXECUTED, help="your executed chapters (default book/_executed)")
     parser.add_argument("--reference", type=Path, default=REFERENCE, help="the reference's chapters (default book/reference)")
     parser.add_argument("--out", type=Path, default=CHAPTERS, help="where the book's chapters go (default book/_chapters)")
     args = parser.parse_args(argv)
     try:
+        if args.freeze and args.chapter:
+            size = freeze_chapter(args.chapter, args.executed, args.reference)
+            print(f"{_shown(args.reference)}/{args.chapter}: frozen from {_shown(args.executed)}/; the reference takes {size / 2**20:.1f} MiB")
+            return 0
         if args.freeze:
             size = freeze(args.executed, args.reference)
             profile, dataset = _reproduction_of(provenance(json.loads(next(args.reference.glob("[0-9][0-9]_*.ipynb")).read_text())))

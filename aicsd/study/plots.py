@@ -15,6 +15,7 @@ import seaborn as sns
 import torch
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
 from aicsd.data.visualize import colorize_mask
 from aicsd.losses import alw_alpha, ics_matrix, intra_class_distributions
@@ -151,15 +152,24 @@ def alw_schedule(total_epochs: int, *, steps_per_epoch: int = 1, form: str = "ep
     return _closed(fig)
 
 
+LEGEND_COLUMNS = 6
+"""Class entries per row of a qualitative grid's colour legend."""
+
+
 def qualitative_grid(
     images: Sequence[ArrayLike],
     columns: Mapping[str, Sequence[ArrayLike]],
     palette: Sequence[tuple[int, int, int]],
+    class_names: Sequence[str] | None = None,
 ) -> Figure:
     """Rows of input image and label maps: ``images`` (H, W, 3) in [0, 1]; ``columns`` maps a title
-    ("ground truth", "teacher", ...) to one (H, W) label map per image (255 drawn white)."""
+    ("ground truth", "teacher", ...) to one (H, W) label map per image (255 drawn white). With
+    ``class_names`` (in the palette's order) a legend below the grid names each class's colour."""
     titles = ["input", *columns]
-    fig, axes = plt.subplots(len(images), len(titles), figsize=(1.8 * len(titles), 1.8 * len(images)), squeeze=False)
+    legend_rows = 0 if class_names is None else -(-(len(class_names) + 1) // LEGEND_COLUMNS)
+    legend_inches = 0.22 * legend_rows + (0.1 if legend_rows else 0.0)
+    height = 1.8 * len(images) + legend_inches
+    fig, axes = plt.subplots(len(images), len(titles), figsize=(1.8 * len(titles), height), squeeze=False)
     for row, image in enumerate(images):
         masks = [torch.as_tensor(columns[t][row]) for t in columns]
         panels = [_numpy(image)] + [colorize_mask(m, palette).permute(1, 2, 0).numpy() for m in masks]
@@ -170,7 +180,11 @@ def qualitative_grid(
             ax.set_yticks([])
             if row == 0:
                 ax.set_title(titles[col], fontsize=9)
-    fig.tight_layout()
+    if class_names is not None:
+        handles = [Patch(facecolor=np.asarray(palette[k]) / 255, edgecolor="grey", label=name) for k, name in enumerate(class_names)]
+        handles.append(Patch(facecolor="white", edgecolor="grey", label="ignored"))
+        fig.legend(handles=handles, loc="lower center", ncol=LEGEND_COLUMNS, fontsize=7, frameon=False, handlelength=1.2)
+    fig.tight_layout(rect=(0, legend_inches / height, 1, 1))
     return _closed(fig)
 
 

@@ -162,7 +162,7 @@ def write_grid(networks: Mapping[str, RunConfig], path: Path, count: int = GRID_
         title: [_fit(mask.unsqueeze(0), labels=True)[0] for mask in maps]
         for title, maps in {"ground truth": list(masks), **predicted}.items()
     }
-    atomic_write_bytes(path, _png(plots.qualitative_grid(tiles, columns, info.palette)))
+    atomic_write_bytes(path, _png(plots.qualitative_grid(tiles, columns, info.palette, info.class_names)))
     environment = environment_info()
     sidecar: dict[str, Any] = {
         "image": path.name,

@@ -25,7 +25,7 @@ from aicsd.study import tables
 from aicsd.study.compare import reference_record
 from aicsd.study.record import CLAIM_POINT_COLUMNS
 
-__all__ = ["SPREAD_TARGET", "record_runs", "results_markdown", "select_record", "spread_line"]
+__all__ = ["SPREAD_TARGET", "claims_frame", "record_runs", "results_markdown", "select_record", "spread_line"]
 
 SPREAD_TARGET = 1.5
 """Seed std (mIoU points) of a cell at or below which it counts as narrow: five seeds then put the
@@ -43,7 +43,7 @@ def record_runs(record: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _claims_frame(claims: list[dict[str, Any]]) -> pd.DataFrame:
+def claims_frame(claims: list[dict[str, Any]]) -> pd.DataFrame:
     """A record's claims back in the ledger's units (mIoU gains as fractions), for :func:`tables.claims_view`."""
     frame = pd.DataFrame(claims)
     is_miou = frame["metric"] == "miou"
@@ -71,7 +71,7 @@ def results_markdown(record: dict[str, Any]) -> str:
     """The main table, the claims ledger and one line on where and how long the record's reproduction ran."""
     teacher = {key: record["teacher"][key] / 100 for key in ("miou", "pixel_accuracy")}
     main = tables.main_results(record_runs(record), teacher, record["teacher_backbone"]).to_markdown(index=False, disable_numparse=True)
-    ledger = tables.claims_view(_claims_frame(record["claims"])).to_markdown(index=False, disable_numparse=True)
+    ledger = tables.claims_view(claims_frame(record["claims"])).to_markdown(index=False, disable_numparse=True)
     origin = record.get("provenance", {})
     notebooks = sum((record.get("notebooks_s") or {}).values())
     machine = f"{origin.get('cpu_count')} cores of {origin.get('cpu')} (torch CPU capability {origin.get('cpu_capability')})"

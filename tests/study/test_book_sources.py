@@ -174,6 +174,29 @@ def test_freezing_refuses_an_incomplete_mixed_or_oversized_reproduction(book):
     assert not (book["reference"].parent / "reference.partial").exists()
 
 
+def test_one_new_chapter_joins_the_reference_frozen_without_rerunning_the_others(book):
+    for name in NAMES:
+        _executed(book["executed"] / name, f"Chapter {name}")
+    book_sources.freeze(book["executed"], book["reference"], book["notebooks"])
+    before = {p.name: p.read_bytes() for p in book["reference"].iterdir()}
+    new = "02_new.ipynb"
+    with pytest.raises(book_sources.MissingChapters, match=f"ONLY={new}"):
+        book_sources.freeze_chapter(new, book["executed"], book["reference"])
+    _executed(book["executed"] / new, "New", profile="smoke")
+    with pytest.raises(ValueError, match="smoke"):
+        book_sources.freeze_chapter(new, book["executed"], book["reference"])
+    _executed(book["executed"] / new, "New", commit="fedcba9876543210")
+    with pytest.raises(ValueError, match="more than"):
+        book_sources.freeze_chapter(new, book["executed"], book["reference"], limit=1000)
+    assert {p.name: p.read_bytes() for p in book["reference"].iterdir()} == before
+    size = book_sources.freeze_chapter(new, book["executed"], book["reference"])
+    after = {p.name: p.read_bytes() for p in book["reference"].iterdir()}
+    assert {name: after[name] for name in before} == before and size == sum(map(len, after.values()))
+    added = json.loads(after[new])
+    assert added == book_sources.frozen(json.loads((book["executed"] / new).read_text()))
+    assert book_sources.provenance(added)["commit"] == "fedcba9876543210"
+
+
 def test_an_executed_notebook_records_where_and_how_it_ran(tmp_path):
     source = tmp_path / "01_ok.ipynb"
     notebook = new_notebook(cells=[new_markdown_cell("# Ok"), new_code_cell("x = 1")])

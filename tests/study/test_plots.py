@@ -71,6 +71,11 @@ def test_qualitative_grid_has_one_panel_per_image_and_column():
     assert len(fig.axes) == 6
     assert [ax.get_title() for ax in fig.axes[:3]] == ["input", "ground truth", "student"]
     assert tuple(fig.axes[4].images[0].get_array()[0, 0]) == (255, 255, 255)
+    assert not fig.legends
+    named = plots.qualitative_grid(images, {"ground truth": gt}, [(0, 0, 0), (255, 0, 0)], ["road", "car"])
+    (legend,) = named.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["road", "car", "ignored"]
+    assert tuple(legend.legend_handles[1].get_facecolor()[:3]) == (1.0, 0.0, 0.0)
 
 
 def test_method_bars_draws_every_student_method_pair():
