@@ -1,10 +1,11 @@
-"""The README's results section is what ``make results-table`` prints for the committed record."""
+"""The README's results section and CamVid headline are what ``make results-table`` prints for the committed records."""
 
+import json
 import re
 from pathlib import Path
 
-from aicsd.study.compare import reference_record
-from aicsd.study.results_section import results_markdown
+from aicsd.study.compare import reference_record, summary_paragraph
+from aicsd.study.results_section import headline, results_markdown
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BEGIN, END = "<!-- results-table: begin -->", "<!-- results-table: end -->"
@@ -17,3 +18,11 @@ def test_the_readme_results_are_the_committed_records():
     record = reference_record("cpu", "synthetic")
     assert record is not None, "benchmarks/results/summary-cpu.json is missing"
     assert blocks[0] == results_markdown(record), "README.md's results differ from `make results-table`: paste its output"
+
+
+def test_the_readme_cross_check_paragraph_is_the_shipped_comparisons():
+    begin, end = "<!-- cross-check: begin -->", "<!-- cross-check: end -->"
+    blocks = re.findall(re.escape(begin) + r"\n(.*?)" + re.escape(end), README.read_text(), re.DOTALL)
+    assert len(blocks) == 1, f"README.md needs one section between {begin} and {end}"
+    data = json.loads((README.parent / "book" / "reference" / "comparison.json").read_text())
+    assert blocks[0] == summary_paragraph(data) + "\n", "README.md's cross-check differs from book/reference/comparison.json"

@@ -45,7 +45,7 @@ from aicsd.paths import BENCHMARK_RESULTS, COMPARISON_DATA, COMPARISON_PAGE, CRO
 from aicsd.study.claims import CONFIDENCE, holm
 from aicsd.study.record import record_name, summary_file
 
-__all__ = ["Comparison", "compare", "reference_record", "report_markdown", "write_report"]
+__all__ = ["Comparison", "compare", "reference_record", "report_markdown", "summary_paragraph", "write_report"]
 
 BIT_IDENTICAL = "bit-identical"
 WITHIN_SPREAD = "within the seed spread"
@@ -271,6 +271,32 @@ def report_markdown(comparison: Comparison) -> str:
         ]
         lines.append("")
     return "\n".join(lines)
+
+
+def summary_paragraph(data: dict[str, Any]) -> str:
+    """A comparison's outcome in one paragraph, from its data file (``comparison.json``, the
+    :meth:`Comparison.to_dict` of a comparison): the kernels of both sides, the cells bit-identical
+    and differing, the claims that keep their verdict, and each claim whose verdict changed with
+    both gains. The README prints it for the shipped comparison."""
+    cells, claims, facts = data["cells"], data["claims"], data["facts"]
+    ours, theirs = facts["ours"], facts["reference"]
+
+    def kernels(side: dict[str, Any]) -> str:
+        return f"torch CPU capability {side['cpu_capability']}, oneDNN limit {side['onednn_max_isa'] or 'none'}"
+
+    identical = sum(cell["status"] == BIT_IDENTICAL for cell in cells)
+    differing = sum(cell["status"] == DIFFERS for cell in cells)
+    flipped = [claim for claim in claims if not claim["agree"]]
+    changes = "; ".join(
+        f"{c['claim']}: {c['reference']} -> {c['ours']} (gain {c['reference_gain']:+.2f} -> {c['gain']:+.2f} points)" for c in flipped
+    )
+    data_line = "same data digest" if facts["same_data"] else "data digests differ or are unknown"
+    return (
+        f"Verdict: {data['verdict']}. Reproduction ({kernels(ours)}) against the reference ({kernels(theirs)}), {data_line}: "
+        f"{identical} of {len(cells)} cells bit-identical, {differing} differ beyond the two seed spreads; "
+        f"{len(claims) - len(flipped)} of {len(claims)} claims keep their verdict"
+        + (f". Changed: {changes}." if flipped else ".")
+    )
 
 
 def reference_record(profile: str, dataset: str, folder: Path = BENCHMARK_RESULTS) -> dict[str, Any] | None:

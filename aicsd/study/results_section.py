@@ -2,7 +2,7 @@
 
     python -m aicsd.study.results_section [--profile cpu] [--dataset synthetic] [--record PATH]
 
-prints the main table, the claims ledger (Holm-adjusted), the cells' seed spread and the reproduction's wall time of the
+prints the headline numbers, the main table, the claims ledger (Holm-adjusted), the cells' seed spread and the reproduction's wall time of the
 record: by default this machine's own (``book/_executed/summary.json``, written by ``make
 reproduce``) when it is of the same profile and dataset, else the committed reference record
 (:func:`aicsd.study.compare.reference_record`). Everything is read from the record, nothing from
@@ -25,7 +25,7 @@ from aicsd.study import tables
 from aicsd.study.compare import reference_record
 from aicsd.study.record import CLAIM_POINT_COLUMNS
 
-__all__ = ["SPREAD_TARGET", "claims_frame", "record_runs", "results_markdown", "select_record", "spread_line"]
+__all__ = ["SPREAD_TARGET", "claims_frame", "headline", "record_runs", "results_markdown", "select_record", "spread_line"]
 
 SPREAD_TARGET = 1.5
 """Seed std (mIoU points) of a cell at or below which it counts as narrow: five seeds then put the
@@ -67,8 +67,30 @@ def spread_line(record: dict[str, Any]) -> str:
     )
 
 
+def headline(record: dict[str, Any]) -> str:
+    """One paragraph of a record's main numbers: the teacher's mIoU, each student alone and with
+    AICSD (mean ± std over seeds, and the gain), and the ledger's verdict counts after Holm, on the
+    record's reported split."""
+    main = {(c["backbone"], c["label"]): c for c in record["cells"] if c["group"] == "main"}
+    split = next(iter(main.values()))["split"]
+    students = []
+    for backbone, name in (("resnet18", "ResNet-18"), ("mobilenet_v2", "MobileNetV2")):
+        plain, aicsd = main[(backbone, "none")], main[(backbone, "aicsd")]
+        students.append(
+            f"{name} {plain['miou_mean']:.2f} ± {plain['miou_std']:.2f} alone, {aicsd['miou_mean']:.2f} ± {aicsd['miou_std']:.2f} "
+            f"with AICSD ({aicsd['miou_mean'] - plain['miou_mean']:+.2f})"
+        )
+    verdicts = pd.Series([claim["verdict"].split(" (")[0] for claim in record["claims"]]).value_counts()
+    counts = ", ".join(f"{int(verdicts.get(v, 0))} {v}" for v in ("supported", "contradicted", "inconclusive"))
+    return (
+        f"{split} mIoU (%), mean ± std over {len(record['seeds'])} seeds: teacher {record['teacher']['miou']:.2f}; "
+        f"{'; '.join(students)}. Claims after Holm: {counts} of {len(record['claims'])}."
+    )
+
+
 def results_markdown(record: dict[str, Any]) -> str:
-    """The main table, the claims ledger and one line on where and how long the record's reproduction ran."""
+    """The :func:`headline`, the main table, the claims ledger, the seed spread and one line on where
+    and how long the record's reproduction ran."""
     teacher = {key: record["teacher"][key] / 100 for key in ("miou", "pixel_accuracy")}
     main = tables.main_results(record_runs(record), teacher, record["teacher_backbone"]).to_markdown(index=False, disable_numparse=True)
     ledger = tables.claims_view(claims_frame(record["claims"])).to_markdown(index=False, disable_numparse=True)
@@ -80,7 +102,7 @@ def results_markdown(record: dict[str, Any]) -> str:
         f"Record: profile `{record['profile']}` on `{record['dataset']}`, {len(record['seeds'])} seeds per cell, "
         f"commit {str(origin.get('commit'))[:7]}, {record['date'][:10]}, {machine}: {timing}."
     )
-    return f"{main}\n\n{ledger}\n\n{spread_line(record)}\n\n{line}\n"
+    return f"{headline(record)}\n\n{main}\n\n{ledger}\n\n{spread_line(record)}\n\n{line}\n"
 
 
 def select_record(profile: str, dataset: str, own: Path = EXECUTED / SUMMARY_FILE) -> tuple[dict[str, Any], str]:

@@ -58,6 +58,19 @@ def test_a_moved_cell_and_a_flipped_verdict_are_named():
     assert "Verdict: differs" in page and "| main | aicsd | resnet18 |" in page and "| c0 | inconclusive | supported |" in page
 
 
+def test_the_summary_paragraph_counts_cells_and_names_each_changed_verdict_with_both_gains():
+    ours = _record([_cell("none", [20, 22, 24, 21, 23]), _cell("aicsd", [40, 41, 39, 42, 40])], verdicts=("inconclusive", "inconclusive"), capability="DEFAULT")
+    ours["claims"][0]["gain"] = 0.5
+    data = json.loads(json.dumps(compare.compare(ours, REFERENCE).to_dict()))
+    assert compare.summary_paragraph(data) == (
+        "Verdict: differs. Reproduction (torch CPU capability DEFAULT, oneDNN limit none) against the reference "
+        "(torch CPU capability AVX2, oneDNN limit none), same data digest: 1 of 2 cells bit-identical, 1 differ beyond the two "
+        "seed spreads; 1 of 2 claims keep their verdict. Changed: c0: supported -> inconclusive (gain +1.00 -> +0.50 points)."
+    )
+    same = json.loads(json.dumps(compare.compare(copy.deepcopy(REFERENCE), REFERENCE).to_dict()))
+    assert compare.summary_paragraph(same).endswith("2 of 2 cells bit-identical, 0 differ beyond the two seed spreads; 2 of 2 claims keep their verdict.")
+
+
 def test_holm_keeps_one_chance_difference_among_many_cells_from_counting():
     # 20 cells, one with p about 0.01 alone: not a difference after the adjustment
     cells = [_cell(f"m{i}", [20, 22, 24, 21, 23]) for i in range(20)]

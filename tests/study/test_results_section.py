@@ -13,7 +13,7 @@ def _record():
     for backbone in ("resnet18", "mobilenet_v2"):
         for method, base in (("none", 20.0), ("aicsd", 25.0)):
             cells.append({"group": "main", "label": method, "backbone": backbone, "seeds": [0, 1], "values": [base, base + 2],
-                          "pixel_accuracy_values": [80.0, 82.0], "n": 2})
+                          "pixel_accuracy_values": [80.0, 82.0], "n": 2, "split": "test", "miou_mean": base + 1, "miou_std": 2 ** 0.5})
     cells.append({"group": "components", "label": "ICSD", "backbone": "resnet18", "seeds": [0, 1], "values": [1.0, 2.0],
                   "pixel_accuracy_values": [1.0, 1.0], "n": 2})
     return {
@@ -52,3 +52,10 @@ def test_your_record_is_preferred_when_it_is_of_the_same_profile_and_dataset(tmp
     monkeypatch.setattr(results_section, "reference_record", lambda profile, dataset: None)
     with pytest.raises(FileNotFoundError, match="run make reproduce PROFILE=smoke"):
         results_section.select_record("smoke", "synthetic", own)
+
+
+def test_the_headline_states_teacher_students_gains_and_verdict_counts():
+    assert results_section.headline(_record()) == (
+        "test mIoU (%), mean ± std over 2 seeds: teacher 40.00; ResNet-18 21.00 ± 1.41 alone, 26.00 ± 1.41 with AICSD (+5.00); "
+        "MobileNetV2 21.00 ± 1.41 alone, 26.00 ± 1.41 with AICSD (+5.00). Claims after Holm: 1 supported, 0 contradicted, 0 inconclusive of 1."
+    )
