@@ -102,7 +102,8 @@ def reproduction_points(runs: pd.DataFrame, data: str, steps: dict[tuple[str, st
 
     Args:
         runs: collected runs (:func:`aicsd.study.experiments.collect`) of plain networks, with
-            ``kind``, ``backbone``, ``width_multiplier``, ``val_miou`` and ``test_miou`` (fractions).
+            ``kind``, ``backbone``, ``width_multiplier``, ``val_miou`` and ``test_miou`` (fractions;
+            without a test split, as on CamVid, no ``test_miou``: the test columns are then NaN).
         data: the data setting's label (:func:`data_setting`'s form).
         steps: optimiser steps of the runs of each ``(kind, "<backbone> x<width>")``.
 
@@ -113,10 +114,11 @@ def reproduction_points(runs: pd.DataFrame, data: str, steps: dict[tuple[str, st
     rows = []
     for (kind, network), group in frame.groupby(["kind", "network"], sort=True):
         label = f"{network} (teacher)" if kind == "teacher" and network in student_networks else network
+        test = group["test_miou"] if "test_miou" in group else pd.Series(float("nan"), index=group.index)
         rows.append({
             "data": data, "steps": steps[(kind, network)], "network": label,
-            "val mIoU": 100 * group["val_miou"].mean(), "test mIoU": 100 * group["test_miou"].mean(),
-            "std over seeds": 100 * group["test_miou"].std(), "n": len(group),
+            "val mIoU": 100 * group["val_miou"].mean(), "test mIoU": 100 * test.mean(),
+            "std over seeds": 100 * test.std(), "n": len(group),
         })  # fmt: skip
     return pd.DataFrame(rows, columns=list(FRONTIER_COLUMNS))
 
