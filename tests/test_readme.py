@@ -20,6 +20,15 @@ def test_the_readme_results_are_the_committed_records():
     assert blocks[0] == results_markdown(record), "README.md's results differ from `make results-table`: paste its output"
 
 
+def test_the_readme_camvid_headline_is_the_committed_camvid_record():
+    begin, end = "<!-- camvid-headline: begin -->", "<!-- camvid-headline: end -->"
+    blocks = re.findall(re.escape(begin) + r"\n(.*?)" + re.escape(end), README.read_text(), re.DOTALL)
+    assert len(blocks) == 1, f"README.md needs one section between {begin} and {end}"
+    record = reference_record("cpu", "camvid")
+    assert record is not None, "benchmarks/results/summary-cpu-camvid.json is missing"
+    assert blocks[0] == headline(record) + "\n", "README.md's CamVid headline differs from the record's: paste the first line of `make results-table DATASET=camvid`"
+
+
 def test_the_readme_cross_check_paragraph_is_the_shipped_comparisons():
     begin, end = "<!-- cross-check: begin -->", "<!-- cross-check: end -->"
     blocks = re.findall(re.escape(begin) + r"\n(.*?)" + re.escape(end), README.read_text(), re.DOTALL)

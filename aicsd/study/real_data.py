@@ -38,6 +38,7 @@ __all__ = [
     "narrow_classes",
     "per_class_gains",
     "per_class_table",
+    "teacher_choice",
     "teacher_edge_table",
 ]
 
@@ -198,3 +199,27 @@ def teacher_edge_table(dataset: str, profile: str = "cpu", folder: Path = BENCHM
         for t in record["teachers"]
     ]
     return pd.DataFrame(rows).sort_values(["epochs", "width"], ignore_index=True), record
+
+
+TEACHER_EDGE_TARGET = 5.0
+"""The val mIoU points a real dataset's teacher must be ahead of the plain ResNet-18 student for the
+students to have something to learn: below it every gain sits within the seed spreads."""
+
+
+def teacher_choice(edges: pd.DataFrame, epochs: int, width: float, target: float = TEACHER_EDGE_TARGET) -> dict[str, Any]:
+    """The profile's teacher (``epochs`` at ``width``) among the recipes of :func:`teacher_edge_table`,
+    and the cheapest recipe tried whose edge reaches ``target`` (fewest epochs, then narrowest; None
+    when none does): ``chosen_edge``, ``cheapest_epochs``, ``cheapest_width``, ``cheapest_edge`` and
+    ``chosen_is_cheapest``. KeyError when the profile's teacher is not among the recipes."""
+    chosen = edges[(edges["epochs"] == epochs) & (edges["width"] == width)]
+    if chosen.empty:
+        raise KeyError(f"the teacher-edge record has no recipe of {epochs} epochs at width {width:g}: rerun benchmarks/teacher_edge.py with it")
+    enough = edges[edges["edge over the student (points)"] >= target]
+    cheapest = enough.iloc[0] if not enough.empty else None
+    return {
+        "chosen_edge": float(chosen["edge over the student (points)"].iloc[0]),
+        "cheapest_epochs": None if cheapest is None else int(cheapest["epochs"]),
+        "cheapest_width": None if cheapest is None else float(cheapest["width"]),
+        "cheapest_edge": None if cheapest is None else float(cheapest["edge over the student (points)"]),
+        "chosen_is_cheapest": cheapest is not None and (int(cheapest["epochs"]), float(cheapest["width"])) == (epochs, width),
+    }

@@ -2,6 +2,7 @@
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -121,3 +122,37 @@ def test_the_teacher_edge_table_lists_the_recipes_tried_fewest_epochs_first(tmp_
     assert list(zip(table["epochs"], table["width"])) == [(12, 0.25), (12, 0.5), (36, 0.25)]
     assert table.loc[2, "edge over the student (points)"] == 14.0 and record["student_val_miou_mean"] == 20.0
 
+
+
+def test_the_teacher_choice_names_the_cheapest_recipe_that_clears_the_target():
+    import pandas as pd
+
+    edges = pd.DataFrame(
+        {"epochs": [12, 12, 24, 36], "width": [0.25, 0.5, 0.25, 0.25], "edge over the student (points)": [3.2, 3.2, 12.3, 13.5]}
+    )
+    choice = real_data.teacher_choice(edges, 36, 0.25)
+    assert choice == {"chosen_edge": 13.5, "cheapest_epochs": 24, "cheapest_width": 0.25, "cheapest_edge": 12.3, "chosen_is_cheapest": False}
+    assert real_data.teacher_choice(edges, 24, 0.25)["chosen_is_cheapest"]
+    assert real_data.teacher_choice(edges, 12, 0.25, target=20.0)["cheapest_epochs"] is None
+    with pytest.raises(KeyError, match="18 epochs"):
+        real_data.teacher_choice(edges, 18, 0.25)
+
+
+SHARED_CAMVID = Path(__file__).resolve().parents[3] / "shared" / "data" / "camvid"
+
+
+def test_the_committed_camvid_record_has_a_teacher_worth_learning_from_and_every_seed():
+    from aicsd.engine import PROFILES
+    from aicsd.study.compare import reference_record
+    from aicsd.study.record import design_digest
+
+    record = reference_record("cpu", "camvid")
+    if record is None:
+        pytest.skip("no CamVid record committed (benchmarks/results/summary-cpu-camvid.json)")
+    main = {(c["backbone"], c["label"]): c for c in record["cells"] if c["group"] == "main"}
+    assert record["teacher"]["miou"] - main[("resnet18", "none")]["miou_mean"] >= real_data.TEACHER_EDGE_TARGET
+    assert {c["n"] for c in main.values()} == {len(PROFILES["cpu"].seeds)} and {c["split"] for c in main.values()} == {"val"}
+    assert record["provenance"]["commit"] and not record["provenance"]["dirty"]
+    if not SHARED_CAMVID.is_dir():
+        pytest.skip(f"CamVid is not at {SHARED_CAMVID}: the record's design cannot be checked against the current profile")
+    assert record["design_digest"] == design_digest("cpu", "camvid", str(SHARED_CAMVID)), "the record is not of the current cpu profile's design"
