@@ -29,6 +29,9 @@ from aicsd.study.record import TEACHER, qualitative_file, record_name, reproduct
 from aicsd.study.results_section import claims_frame, record_runs, select_record
 
 __all__ = [
+    "LEARNT_IOU",
+    "NARROW_CLASSES",
+    "TEACHER_EDGE_TARGET",
     "Grid",
     "chapter_record",
     "curves",
@@ -45,6 +48,8 @@ __all__ = [
 NARROW_CLASSES = ("pole", "sign_symbol", "pedestrian", "bicyclist")
 """The thin or small classes of CamVid where a teacher's knowledge of class relations should show
 first, if anywhere (the issue that asked for the chapter, and the paper's motivation)."""
+LEARNT_IOU = 5.0
+"""The IoU (%) below which the chapter says a network does not segment a class at all."""
 
 
 def chapter_record(profile: str, dataset: str, running: str, data_root: str | None = None) -> tuple[dict[str, Any], str]:
