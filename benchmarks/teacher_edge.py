@@ -31,7 +31,7 @@ from aicsd.engine import RunConfig, read_metrics, read_result, run_dir, run_id
 from aicsd.engine.checkpoint import atomic_write_json
 from aicsd.paths import BENCHMARK_RESULTS
 from aicsd.study import experiments
-from aicsd.study.record import record_name
+from aicsd.study.record import record_name, teacher_edge_file
 
 
 def teacher_recipe(text: str) -> tuple[str, float, int]:
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         "threads_per_run": base.threads,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    output = args.output / f"teacher_edge-{record_name(args.profile, args.dataset)}.json"
+    output = args.output / teacher_edge_file(record_name(args.profile, args.dataset))
     atomic_write_json(output, record)
     print(f"wrote {output}")
     return 0

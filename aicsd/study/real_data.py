@@ -25,7 +25,7 @@ import pandas as pd
 from aicsd.paths import BENCHMARK_RESULTS
 from aicsd.study import experiments, paper, qualitative, tables
 from aicsd.study.beside_paper import BACKBONE_NAMES
-from aicsd.study.record import TEACHER, qualitative_file, record_name, reproduction_summary
+from aicsd.study.record import TEACHER, qualitative_file, record_name, reproduction_summary, teacher_edge_file
 from aicsd.study.results_section import claims_frame, record_runs, select_record
 
 __all__ = [
@@ -188,7 +188,7 @@ def teacher_edge_table(dataset: str, profile: str = "cpu", folder: Path = BENCHM
     ``teacher_edge-<profile>-<dataset>.json``), one row each, fewest epochs and narrowest first:
     network, width, epochs, val mIoU (%), edge over the plain ResNet-18 student's mean (points) and
     training wall time (s); with the record. FileNotFoundError naming the record when it is missing."""
-    path = folder / f"teacher_edge-{record_name(profile, dataset)}.json"
+    path = folder / teacher_edge_file(record_name(profile, dataset))
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run benchmarks/teacher_edge.py --dataset {dataset} first")
     record = json.loads(path.read_text())

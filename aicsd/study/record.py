@@ -72,6 +72,7 @@ __all__ = [
     "reproduction_summary",
     "summary_file",
     "sweep_cells",
+    "teacher_edge_file",
 ]
 
 UNITS = "mIoU, IoU and pixel accuracy in percent, gains and intervals in percentage points (the ICS distance and losses in their own units)"
@@ -97,6 +98,12 @@ def qualitative_file(name: str) -> str:
     """``qualitative-<name>.png``: the file name of the qualitative grid stored beside the summary
     record named ``name`` (its sidecar: :func:`aicsd.study.qualitative.sidecar_path`)."""
     return f"qualitative-{name}.png"
+
+
+def teacher_edge_file(name: str) -> str:
+    """``teacher_edge-<name>.json``: the file name of ``benchmarks/teacher_edge.py``'s record for the
+    profile and dataset named ``name`` (:func:`record_name`)."""
+    return f"teacher_edge-{name}.json"
 
 
 def design_digest(profile: str, dataset: str = "synthetic", data_root: str | None = None) -> str:
