@@ -14,18 +14,25 @@ six ways from the same training:
   raw, val+test    the trained weights on val and test pooled (one confusion matrix, twice the images)
   EMA, val+test    both levers
 
-Printed and written to ``benchmarks/results/variance_levers-cpu.json`` (``-warmup<N>.json`` with
-``--warmup-steps N``, a third lever: the cells trained anew with a linear lr warm-up over their first
-N steps): per cell and way, the mean, the std over seeds (ddof 1) and each way's std as a ratio of
-the raw std on the same split (val for the val ways, test for the others). The sizing chapter
-shows the records side by side and judges the levers on val.
+Recipe levers train the cells anew: ``--warmup-steps N`` (a linear lr warm-up over the first N
+steps; default: the profile's) and ``--set FIELD=VALUE`` (any other config field, e.g. ``epochs=3``
+or ``lr=0.005``). A cell is ``backbone:method`` at the method's default weight, or
+``backbone:method*F`` at F times it (the weight a sweep chose, e.g. ``mobilenet_v2:ickd*16``).
 
-    python benchmarks/variance_levers.py [--ema-decay 0.98] [--warmup-steps 0] [--cells resnet18:none resnet18:aicsd ...]
+Printed and written to ``benchmarks/results/variance_levers-cpu<suffix>.json``, the suffix naming the
+warm-up the cells trained with, each ``--set`` and a ``--tag`` (``-warmup100-epochs3-tuned``): per cell and way, the mean, the std
+over seeds (ddof 1) and each way's std as a ratio of the raw std on the same split (val for the val
+ways, test for the others). The sizing chapter shows the records side by side and judges the
+levers on val.
+
+    python benchmarks/variance_levers.py [--ema-decay 0.98] [--warmup-steps N] [--set epochs=3 ...]
+        [--cells resnet18:none mobilenet_v2:ickd*16 ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 from datetime import datetime, timezone
 from typing import Any
@@ -40,6 +47,7 @@ from aicsd.engine.loaders import build_eval_dataset
 from aicsd.engine.loops import evaluate
 from aicsd.engine.networks import build_student
 from aicsd.engine.runstore import read_checkpoint
+from aicsd.losses import resolve
 from aicsd.paths import BENCHMARK_RESULTS
 from aicsd.study import experiments
 from aicsd.study.tables import LEVER_WAYS as WAYS
@@ -48,16 +56,46 @@ PROFILE = "cpu"
 DEFAULT_CELLS = ("resnet18:none", "resnet18:aicsd", "mobilenet_v2:none", "mobilenet_v2:kd")
 
 
-def cell_runs(cells: list[str], ema_decay: float, warmup_steps: int = 0) -> dict[str, list[RunConfig]]:
-    """Per ``"backbone:method"`` cell, its run config at every seed of the profile."""
+def cell_settings(cell: str) -> tuple[str, str, dict[str, float]]:
+    """The student, method and weight settings of a ``backbone:method[*factor]`` cell."""
+    backbone, _, method_factor = cell.partition(":")
+    method, _, factor = method_factor.partition("*")
+    if not factor:
+        return backbone, method, {}
+    term = experiments.swept_term(method)
+    return backbone, method, {f"{term}_weight": resolve(method).term(term).weight * float(factor)}
+
+
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """``FIELD=VALUE`` pairs as config overrides (values read as JSON: ``3``, ``0.005``, ``true``)."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--set {pair!r}: expected FIELD=VALUE, e.g. epochs=3")
+        out[name] = json.loads(value)
+    return out
+
+
+def cell_runs(cells: list[str], ema_decay: float, **overrides: Any) -> dict[str, list[RunConfig]]:
+    """Per ``"backbone:method[*factor]"`` cell, its run config at every seed of the profile."""
     out: dict[str, list[RunConfig]] = {}
     for cell in cells:
-        backbone, method = cell.split(":")
+        backbone, method, weights = cell_settings(cell)
         out[cell] = [
-            experiments.student_run(PROFILE, backbone=backbone, method=method, seed=seed, ema_decay=ema_decay, warmup_steps=warmup_steps)
+            experiments.student_run(PROFILE, backbone=backbone, method=method, seed=seed, ema_decay=ema_decay, **weights, **overrides)
             for seed in seeds_of(PROFILE)
         ]
     return out
+
+
+def record_suffix(warmup_steps: int, overrides: dict[str, Any], tag: str = "") -> str:
+    """The record's file-name suffix: ``-warmup<N>`` for a warm-up (none without), ``-<field><value>``
+    per override, then ``-<tag>``."""
+    parts = [f"warmup{warmup_steps}"] if warmup_steps else []
+    parts += [f"{name}{value:g}" if isinstance(value, float) else f"{name}{value}" for name, value in overrides.items()]
+    parts += [tag] if tag else []
+    return "".join(f"-{part}" for part in parts)
 
 
 def scores(config: RunConfig) -> dict[str, float]:
@@ -93,10 +131,15 @@ def summarise(per_run: dict[str, list[dict[str, float]]]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ema-decay", type=float, default=0.98)
-    parser.add_argument("--warmup-steps", type=int, default=0, help="train the cells with this linear lr warm-up (another lever)")
-    parser.add_argument("--cells", nargs="+", default=list(DEFAULT_CELLS), help="backbone:method, default weights")
+    parser.add_argument("--warmup-steps", type=int, default=None, help="train the cells with this linear lr warm-up (default: the profile's)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE", help="another recipe lever, e.g. epochs=3")
+    parser.add_argument("--cells", nargs="+", default=list(DEFAULT_CELLS), help="backbone:method[*factor of the default weight]")
+    parser.add_argument("--tag", default="", help="a last part of the record's file name (e.g. 'tuned' for cells at swept weights)")
     args = parser.parse_args(argv)
-    runs = cell_runs(args.cells, args.ema_decay, args.warmup_steps)
+    overrides = parse_overrides(args.overrides)
+    recipe = {**overrides, **({"warmup_steps": args.warmup_steps} if args.warmup_steps is not None else {})}
+    runs = cell_runs(args.cells, args.ema_decay, **recipe)
+    warmup_steps = next(iter(runs.values()))[0].warmup_steps
     experiments.run_all([config for configs in runs.values() for config in configs])
     torch.set_num_threads(1)
     per_run = {cell: [scores(config) for config in configs] for cell, configs in runs.items()}
@@ -108,15 +151,16 @@ def main(argv: list[str] | None = None) -> int:
     record = {
         "profile": PROFILE,
         "ema_decay": args.ema_decay,
-        "warmup_steps": args.warmup_steps,
+        "warmup_steps": warmup_steps,
+        "overrides": overrides,
+        "tag": args.tag,
         "seeds": list(seeds_of(PROFILE)),
         "cells": summary,
         "runs": {cell: [run_id(config) for config in configs] for cell, configs in runs.items()},
         "torch": torch.__version__,
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    suffix = f"-warmup{args.warmup_steps}" if args.warmup_steps else ""
-    output = BENCHMARK_RESULTS / f"variance_levers-{PROFILE}{suffix}.json"
+    output = BENCHMARK_RESULTS / f"variance_levers-{PROFILE}{record_suffix(warmup_steps, overrides, args.tag)}.json"
     atomic_write_json(output, record)
     print(f"wrote {output}")
     return 0

@@ -8,7 +8,7 @@ import torch
 from aicsd.models import build_segmenter
 from aicsd.engine.config import RunConfig
 from aicsd.engine.identity import config_hash, run_id
-from aicsd.engine.profiles import PROFILES, Profile, load_profile, seeds_of, teacher_config
+from aicsd.engine.profiles import CPU_STUDENT_EPOCHS, PROFILES, Profile, load_profile, seeds_of, teacher_config
 from aicsd.engine.setup import teacher_run_id
 from aicsd.errors import ConfigError
 from aicsd.losses import resolve
@@ -43,7 +43,7 @@ def test_cpu_students_share_the_teachers_images_and_augmentation_on_the_generate
     assert student.train_limit is None and teacher.train_limit is None
     same = ("crop_size", "scale_range", "lr", "batch_size", "momentum", "weight_decay", "poly_power", "eval_size")
     assert {name: getattr(student, name) for name in same} == {name: getattr(teacher, name) for name in same}
-    assert (student.epochs, teacher.epochs, student.scale_range) == (2, 12, (0.75, 1.25))
+    assert (student.epochs, teacher.epochs, student.scale_range) == (CPU_STUDENT_EPOCHS, 12, (0.75, 1.25))
     assert student.distillation.alw == "step"
     camvid = load_profile("cpu", dataset="camvid")
     assert (camvid.epochs, camvid.train_limit) == (RunConfig.epochs, RunConfig.train_limit)

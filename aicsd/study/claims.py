@@ -171,7 +171,7 @@ def paper_claims(students: Sequence[str], ablation_student: str) -> list[Claim]:
     helps (AICSD vs ICSD + KD with fixed weights); AICSD > ICSD alone (what KD under ALW adds);
     the paper's ICSD vs the released arithmetic, each at the weight the sweep chose for it.
     ALW per step against per epoch is measured in the ablations chapter but is no claim: the
-    ``cpu`` students train two epochs, too few for the per-epoch form to be judged fairly.
+    ``cpu`` students train three epochs, too few for the per-epoch form to be judged fairly.
     """
     claims = []
     for student in students:

@@ -440,22 +440,40 @@ LEVER_WAYS = ("raw, val", "EMA, val", "raw, test", "EMA, test", "raw, val+test",
 val, on test, or on both pooled."""
 
 
+def lever_recipe(record: dict) -> str:
+    """A lever record's changes to the profile's recipe other than the warm-up (``--set`` of
+    ``benchmarks/variance_levers.py``), as ``"epochs 3, lr 0.005"``; empty for none."""
+    return ", ".join(f"{name} {value:g}" if isinstance(value, float) else f"{name} {value}" for name, value in record.get("overrides", {}).items())
+
+
 def variance_levers(folder: Path = BENCHMARK_RESULTS) -> tuple[pd.DataFrame, list[dict]]:
-    """The ``variance_levers`` records (``benchmarks/variance_levers.py``; one per warm-up tried):
-    one row per record and cell with the lr warm-up it trained with and the mean ± std over seeds
-    (mIoU %) of each way of scoring the same runs side by side, each with its std as a share of the
-    raw std on the same split; and the records (an empty table and list when none is recorded)."""
-    records = sorted((json.loads(path.read_text()) for path in folder.glob("variance_levers-cpu*.json")), key=lambda r: r.get("warmup_steps", 0))
+    """The ``variance_levers`` records (``benchmarks/variance_levers.py``; one per recipe tried):
+    one row per record and cell with the lr warm-up it trained with, its other recipe changes
+    (:func:`lever_recipe`), the distillation weight as a multiple of the method's default, and the
+    mean ± std over seeds (mIoU %) of each way of scoring the same runs side by side, each with its
+    std as a share of the raw std on the same split; and the records (an empty table and list when
+    none is recorded). Records are ordered by warm-up, then recipe."""
+    records = sorted(
+        (json.loads(path.read_text()) for path in folder.glob("variance_levers-cpu*.json")),
+        key=lambda r: (r.get("warmup_steps", 0), bool(r.get("tag")), lever_recipe(r)),
+    )
     rows = []
     for record in records:
         for cell, ways in record["cells"].items():
-            backbone, method = cell.split(":")
-            row = {"warm-up steps": record.get("warmup_steps", 0), "student": paper.STUDENTS[backbone], "method": paper.METHOD_LABELS[method]}
+            backbone, method_factor = cell.split(":")
+            method, _, factor = method_factor.partition("*")
+            row = {
+                "warm-up steps": record.get("warmup_steps", 0),
+                "recipe change": lever_recipe(record),
+                "student": paper.STUDENTS[backbone],
+                "method": paper.METHOD_LABELS[method],
+                "weight": f"x{float(factor):g}" if factor else "default",
+            }
             for way in LEVER_WAYS:
                 scores = ways[way]
                 row[way] = f"{mean_std_text(scores['mean'], scores['std'])} (x{scores['std_ratio']:.2f})"
             rows.append(row)
-    return pd.DataFrame(rows, columns=None if rows else ["warm-up steps", "student", "method"]), records
+    return pd.DataFrame(rows, columns=None if rows else ["warm-up steps", "recipe change", "student", "method", "weight"]), records
 
 
 def lever_effects(records: list[dict], warmup_steps: int = 0) -> dict[str, float]:
@@ -465,9 +483,11 @@ def lever_effects(records: list[dict], warmup_steps: int = 0) -> dict[str, float
     weights on val (``ema_*``) and of the pooled val+test evaluation to the test split alone
     (``pooled_*``); for the record of a ``warmup_steps`` warm-up (the longest recorded when 0 or
     not recorded), over the cells both records hold, the raw val std with warm-up as a ratio of the
-    std without (``warmup_*``, with the record's ``warmup_steps``). NaN where a record is missing."""
-    plain = next((r for r in records if not r.get("warmup_steps")), None)
-    warmed = sorted((r for r in records if r.get("warmup_steps")), key=lambda r: r["warmup_steps"])
+    std without (``warmup_*``, with the record's ``warmup_steps``). Only records that change the
+    warm-up alone count here (no ``--set``, no ``--tag``). NaN where a record is missing."""
+    warmup_only = [r for r in records if not r.get("overrides") and not r.get("tag")]
+    plain = next((r for r in warmup_only if not r.get("warmup_steps")), None)
+    warmed = sorted((r for r in warmup_only if r.get("warmup_steps")), key=lambda r: r["warmup_steps"])
     warm = next((r for r in warmed if r["warmup_steps"] == warmup_steps), warmed[-1] if warmed else None)
     effects = {key: float("nan") for key in ("ema_min", "ema_max", "pooled_min", "pooled_max", "warmup_min", "warmup_max", "warmup_steps")}
     if plain is not None:
@@ -480,3 +500,38 @@ def lever_effects(records: list[dict], warmup_steps: int = 0) -> dict[str, float
         if ratios:
             effects.update(warmup_min=min(ratios), warmup_max=max(ratios), warmup_steps=float(warm["warmup_steps"]))
     return effects
+
+
+def recipe_levers(records: list[dict]) -> pd.DataFrame:
+    """The recipe levers of :func:`variance_levers` (records with ``--set`` changes) beside the
+    recipe they change: per record and cell, the val mIoU mean ± std over seeds of the record
+    with the same warm-up and tag and no change (the profile's recipe, on the same cells and
+    weights) and of the change, the change's std as a ratio of the recipe's (below 1: narrower)
+    and its mean gain in points. Empty when no change has such a baseline."""
+    rows = []
+    for change in (r for r in records if r.get("overrides")):
+        base = next(
+            (r for r in records if not r.get("overrides") and r.get("tag", "") == change.get("tag", "") and r.get("warmup_steps", 0) == change.get("warmup_steps", 0)),
+            None,
+        )
+        if base is None:
+            continue
+        for cell, ways in change["cells"].items():
+            if cell not in base["cells"]:
+                continue
+            backbone, method_factor = cell.split(":")
+            method, _, factor = method_factor.partition("*")
+            before, after = base["cells"][cell]["raw, val"], ways["raw, val"]
+            rows.append(
+                {
+                    "recipe change": lever_recipe(change),
+                    "student": paper.STUDENTS[backbone],
+                    "method": paper.METHOD_LABELS[method],
+                    "weight": f"x{float(factor):g}" if factor else "default",
+                    "profile's recipe (val)": mean_std_text(before["mean"], before["std"]),
+                    "with the change (val)": mean_std_text(after["mean"], after["std"]),
+                    "std ratio": after["std"] / before["std"],
+                    "mean gain": after["mean"] - before["mean"],
+                }
+            )
+    return pd.DataFrame(rows)

@@ -154,7 +154,7 @@ def test_teacher_streams_cut_long_groups_so_that_parallel_workers_finish_togethe
     whole = experiments.teacher_streams(configs)
     parts = experiments.teacher_streams(configs, workers=2)
     assert [len(part) for part in whole] == [len(sweep), len(main)]
-    assert [len(part) for part in parts] == [12, 11, 11, 11, len(main)]  # the sweep's 45 runs cut in four parts of at most ceil(52 / 4)
+    assert [len(part) for part in parts] == [9, 9, 9, len(main)]  # the sweep's 27 runs cut in three parts of at most ceil(34 / 4)
     assert Counter(c for part in parts for c in part) == Counter(configs)
     for group in whole:  # each group is cut into consecutive, near-equal parts
         pieces = [part for part in parts if part[0] in group]

@@ -267,7 +267,8 @@ def test_variance_levers_lays_each_way_beside_the_raw_test_score(tmp_path):
     assert list(table["warm-up steps"]) == [0, 50] and list(table["student"]) == ["S1: ResNet-18", "S2: MobileNetV2"]
     row = table.iloc[0]
     assert row["EMA, test"] == "21.00 ± 1.00 (x0.50)"
-    assert list(table.columns[3:]) == list(tables.LEVER_WAYS)
+    assert list(table.columns[5:]) == list(tables.LEVER_WAYS)
+    assert list(table["recipe change"]) == ["", ""] and list(table["weight"]) == ["default", "default"]
     empty, none = tables.variance_levers(tmp_path / "absent")
     assert none == [] and empty.empty
 
