@@ -45,7 +45,15 @@ from aicsd.paths import BENCHMARK_RESULTS, COMPARISON_DATA, COMPARISON_PAGE, CRO
 from aicsd.study.claims import CONFIDENCE, holm
 from aicsd.study.record import record_name, summary_file
 
-__all__ = ["Comparison", "compare", "reference_record", "report_markdown", "summary_paragraph", "write_report"]
+__all__ = [
+    "Comparison",
+    "compare",
+    "reference_record",
+    "report_markdown",
+    "shipped_cross_check",
+    "summary_paragraph",
+    "write_report",
+]
 
 BIT_IDENTICAL = "bit-identical"
 WITHIN_SPREAD = "within the seed spread"
@@ -297,6 +305,20 @@ def summary_paragraph(data: dict[str, Any]) -> str:
         f"{len(claims) - len(flipped)} of {len(claims)} claims keep their verdict"
         + (f". Changed: {changes}." if flipped else ".")
     )
+
+
+NO_CROSS_CHECK = (
+    "No reproduction on another machine or with other CPU kernels has been compared with this reference yet "
+    "(the shipped book's comparison page says the same)."
+)
+"""The README's cross-check paragraph while the reference has no comparison of its own."""
+
+
+def shipped_cross_check(reference: Path = REFERENCE) -> str:
+    """The README's cross-check paragraph: :func:`summary_paragraph` of the shipped comparison's data
+    (``comparison.json`` in ``reference``), or :data:`NO_CROSS_CHECK` when the reference has none."""
+    path = reference / COMPARISON_DATA
+    return summary_paragraph(json.loads(path.read_text())) if path.is_file() else NO_CROSS_CHECK
 
 
 def reference_record(profile: str, dataset: str, folder: Path = BENCHMARK_RESULTS) -> dict[str, Any] | None:
