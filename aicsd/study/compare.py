@@ -339,11 +339,13 @@ def write_report(comparison: Comparison, folder: Path) -> Path:
 def cross_check_name(record: dict[str, Any]) -> str:
     """The file name a reproduction's summary ``record`` is kept under in ``cross-machine/``: its
     profile and dataset (:func:`aicsd.study.record.record_name`), torch's CPU capability, oneDNN's
-    instruction-set limit ("best" when none) and its date, e.g.
-    ``summary-cpu-default-onednn-avx2-2026-12-07.json``."""
+    instruction-set limit ("best" when none), its date and the commit it ran (so the checks of two
+    references made on one day are both kept), e.g.
+    ``summary-cpu-default-onednn-avx2-2026-12-07-177ff11.json``."""
     origin = record.get("provenance", {})
     kernels = f"{origin.get('cpu_capability') or 'unknown'}-onednn-{origin.get('onednn_max_isa') or 'best'}".lower()
-    return summary_file(f"{record_name(record['profile'], record['dataset'])}-{kernels}-{str(record['date'])[:10]}")
+    commit = str(origin.get("commit") or "unknown")[:7]
+    return summary_file(f"{record_name(record['profile'], record['dataset'])}-{kernels}-{str(record['date'])[:10]}-{commit}")
 
 
 def publish_cross_check(

@@ -114,7 +114,7 @@ def test_a_cross_check_is_kept_by_its_kernels_and_becomes_the_books_page(tmp_pat
     ours["provenance"] |= {"cpu_capability": "DEFAULT", "onednn_max_isa": "AVX2"}
     ours["date"] = "2026-12-07T02:00:00+00:00"
     kept, comparison = compare.publish_cross_check(ours, tmp_path / "cross", book, results)
-    assert kept.name == "summary-cpu-default-onednn-avx2-2026-12-07.json"
+    assert kept.name == "summary-cpu-default-onednn-avx2-2026-12-07-abc.json"
     assert json.loads(kept.read_text()) == ours
     assert comparison.verdict == compare.BIT_IDENTICAL
     page = (book / "comparison.md").read_text()
