@@ -31,7 +31,7 @@ from aicsd.engine import RunConfig, read_metrics, read_result, run_dir, run_id
 from aicsd.engine.checkpoint import atomic_write_json
 from aicsd.paths import BENCHMARK_RESULTS
 from aicsd.study import experiments
-from aicsd.study.record import record_name, teacher_edge_file
+from aicsd.study.record_files import record_name, teacher_edge_file
 
 
 def teacher_recipe(text: str) -> tuple[str, float, int]:

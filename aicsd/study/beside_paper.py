@@ -91,7 +91,10 @@ def profile_recipe(profile: str, dataset: str) -> dict[str, str]:
     icsd, kd = aicsd.term("icsd"), aicsd.term("kd")
     ickd = resolve("ickd").term("ickd")
     factors = settings.sweep_factors_on(dataset)
+    committed = experiments.committed_record(profile, dataset)
+    seeds = ", ".join(map(str, experiments.committed_seeds(committed))) if committed else ""
     tuned = f"; tuned on val over x{min(factors):g}-x{max(factors):g}" if factors else ""
+    tuned += f" (committed: tuning seeds {seeds})" if committed else ""
     epochs = str(student.epochs) if student.epochs == teacher.epochs else f"{teacher.epochs} (teacher) / {student.epochs} (students)"
     low, high = student.scale_range
     limit = f", at most {student.train_limit} images (students)" if student.train_limit else ""

@@ -12,6 +12,10 @@ compared cell by cell and claim by claim, with tests rather than tolerances pick
   difference in points and its p-value.
 - A **claim** agrees when its verdict, taken after the ledger's Holm adjustment in each record,
   is the same.
+- The **weights** the tables trained with (per student and method; a record made before the
+  weights were committed is read for the choice its own sweep made,
+  :func:`aicsd.study.committed_weights.choices_from_sweep`) are listed where they differ: two
+  reproductions that trained different weights answer different questions in those cells.
 - The **teacher** is one run: its difference is reported, not tested.
 - Records of two **designs** (their ``design_digest`` differs: other runs, from another commit's
   recipe or other data) are not compared at all.
@@ -42,12 +46,14 @@ from scipy import stats
 
 from aicsd.engine.checkpoint import atomic_write_bytes, atomic_write_json
 from aicsd.paths import BENCHMARK_RESULTS, COMPARISON_DATA, COMPARISON_PAGE, CROSS_MACHINE, REFERENCE
+from aicsd.study import committed_weights
 from aicsd.study.claims import CONFIDENCE, holm
-from aicsd.study.record import record_name, summary_file
+from aicsd.study.record_files import record_name, summary_file
 
 __all__ = [
     "Comparison",
     "compare",
+    "compare_weights",
     "reference_record",
     "report_markdown",
     "shipped_cross_check",
@@ -66,12 +72,14 @@ OTHER_DESIGN = "not comparable: another design"
 class Comparison:
     """``cells``: one row per cell in both records (status, means, stds, difference, p, p_holm);
     ``claims``: one row per claim in both (the two verdicts, agree); ``verdict``: the summary word;
-    ``facts``: teacher, data and machine side by side."""
+    ``facts``: teacher, data and machine side by side; ``weights``: one row per (student, method)
+    both records name a weight for (:func:`compare_weights`)."""
 
     cells: pd.DataFrame
     claims: pd.DataFrame
     verdict: str
     facts: dict[str, Any]
+    weights: pd.DataFrame
 
     def line(self) -> str:
         """One line for the terminal: the verdict and the counts behind it."""
@@ -91,6 +99,7 @@ class Comparison:
             "facts": self.facts,
             "cells": json.loads(self.cells.to_json(orient="records")),
             "claims": json.loads(self.claims.to_json(orient="records")),
+            "weights": json.loads(self.weights.to_json(orient="records")),
         }
 
 
@@ -163,6 +172,40 @@ def compare_claims(ours: list[dict[str, Any]], reference: list[dict[str, Any]]) 
     return pd.DataFrame(rows, columns=["claim", "ours", "reference", "gain", "reference_gain", "agree"])
 
 
+WEIGHT_COLUMNS = ["student", "method", "setting", "ours", "reference", "same"]
+
+
+def trained_weights(record: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]] | None:
+    """The weights a summary record's tables trained with: its ``weights``, or for a record made
+    before they were recorded the choice of its own sweep; None where neither can be read (a sweep
+    of another grid than the current profile's)."""
+    if "weights" in record:
+        return record["weights"]
+    if not record.get("sweep"):
+        return None
+    try:
+        return committed_weights.choices_from_sweep(record.get("sweep", []), record["profile"], record["dataset"])
+    except (ValueError, KeyError):
+        return None
+
+
+def compare_weights(ours: dict[str, Any], reference: dict[str, Any]) -> pd.DataFrame:
+    """Per (student, method) both records name a weight for: the weight setting, each record's value
+    and whether they are the same (:func:`trained_weights`)."""
+    mine, theirs = trained_weights(ours), trained_weights(reference)
+    rows = []
+    for student, methods in (mine or {}).items():
+        for method, settings in methods.items():
+            other = (theirs or {}).get(student, {}).get(method)
+            if other is None:
+                continue
+            for setting, value in settings.items():
+                rows.append(
+                    {"student": student, "method": method, "setting": setting, "ours": value, "reference": other.get(setting), "same": value == other.get(setting)}
+                )
+    return pd.DataFrame(rows, columns=WEIGHT_COLUMNS)
+
+
 def _facts(ours: dict[str, Any], reference: dict[str, Any]) -> dict[str, Any]:
     def machine(record: dict[str, Any]) -> dict[str, Any]:
         origin = record.get("provenance", {})
@@ -190,15 +233,16 @@ def compare(ours: dict[str, Any], reference: dict[str, Any], confidence: float =
         )
     cells = compare_cells(ours["cells"], reference["cells"], confidence)
     claims = compare_claims(ours.get("claims", []), reference.get("claims", []))
+    weights = compare_weights(ours, reference)
     if ours.get("design_digest") is None or ours.get("design_digest") != reference.get("design_digest"):
-        return Comparison(cells.iloc[0:0], claims.iloc[0:0], OTHER_DESIGN, _facts(ours, reference))
+        return Comparison(cells.iloc[0:0], claims.iloc[0:0], OTHER_DESIGN, _facts(ours, reference), weights.iloc[0:0])
     if not cells.empty and (cells["status"] == BIT_IDENTICAL).all() and claims["agree"].all():
         verdict = BIT_IDENTICAL
     elif (cells.empty or (cells["status"] != DIFFERS).all()) and claims["agree"].all():
         verdict = WITHIN_SPREAD
     else:
         verdict = DIFFERS
-    return Comparison(cells, claims, verdict, _facts(ours, reference))
+    return Comparison(cells, claims, verdict, _facts(ours, reference), weights)
 
 
 def _number(value: Any, digits: int = 2) -> str:
@@ -257,6 +301,7 @@ def report_markdown(comparison: Comparison) -> str:
         lines.append("")
     else:
         lines += ["No cell differs beyond the two seed spreads.", ""]
+    lines += _weights_lines(comparison.weights)
     if len(flipped):
         lines += ["## Claims whose verdict changed", "", "| claim | this | reference |", "|---|---|---|"]
         lines += [f"| {r.claim} | {r.ours} | {r.reference} |" for r in flipped.itertuples()]
@@ -281,6 +326,26 @@ def report_markdown(comparison: Comparison) -> str:
     return "\n".join(lines)
 
 
+def _weights_lines(weights: pd.DataFrame) -> list[str]:
+    """The report's lines on the weights the two reproductions' tables trained with."""
+    if weights.empty:
+        return ["The weights the tables trained with are not known for both reproductions.", ""]
+    other = weights[~weights["same"]]
+    if other.empty:
+        return [f"Both trained every cell with the same distillation weights ({len(weights)} of {len(weights)} (student, method) choices).", ""]
+    lines = [
+        "## Weights that differ",
+        "",
+        f"The tables trained with other weights in {len(other)} of {len(weights)} (student, method) choices, so those cells, "
+        "and the claims read from them, compare different recipes:",
+        "",
+        "| student | method | setting | this | reference |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [f"| {r.student} | {r.method} | {r.setting} | {r.ours:.4g} | {r.reference:.4g} |" for r in other.itertuples()]
+    return [*lines, ""]
+
+
 def summary_paragraph(data: dict[str, Any]) -> str:
     """A comparison's outcome in one paragraph, from its data file (``comparison.json``, the
     :meth:`Comparison.to_dict` of a comparison): the kernels of both sides, the cells bit-identical
@@ -299,9 +364,11 @@ def summary_paragraph(data: dict[str, Any]) -> str:
         f"{c['claim']}: {c['reference']} -> {c['ours']} (gain {c['reference_gain']:+.2f} -> {c['gain']:+.2f} points)" for c in flipped
     )
     data_line = "same data digest" if facts["same_data"] else "data digests differ or are unknown"
+    weights = data.get("weights", [])
+    weights_line = f"the tables trained with the same weights in {sum(w['same'] for w in weights)} of {len(weights)} choices; " if weights else ""
     return (
         f"Verdict: {data['verdict']}. Reproduction ({kernels(ours)}) against the reference ({kernels(theirs)}), {data_line}: "
-        f"{identical} of {len(cells)} cells bit-identical, {differing} differ beyond the two seed spreads; "
+        f"{weights_line}{identical} of {len(cells)} cells bit-identical, {differing} differ beyond the two seed spreads; "
         f"{len(claims) - len(flipped)} of {len(claims)} claims keep their verdict"
         + (f". Changed: {changes}." if flipped else ".")
     )
@@ -338,7 +405,7 @@ def write_report(comparison: Comparison, folder: Path) -> Path:
 
 def cross_check_name(record: dict[str, Any]) -> str:
     """The file name a reproduction's summary ``record`` is kept under in ``cross-machine/``: its
-    profile and dataset (:func:`aicsd.study.record.record_name`), torch's CPU capability, oneDNN's
+    profile and dataset (:func:`aicsd.study.record_files.record_name`), torch's CPU capability, oneDNN's
     instruction-set limit ("best" when none), its date and the commit it ran (so the checks of two
     references made on one day are both kept), e.g.
     ``summary-cpu-default-onednn-avx2-2026-12-07-177ff11.json``."""

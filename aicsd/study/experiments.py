@@ -7,6 +7,7 @@ skipping every run whose ``result.json`` exists; :func:`collect` reads the finis
 
 from __future__ import annotations
 
+import json
 import math
 import multiprocessing
 import os
@@ -29,7 +30,9 @@ from aicsd.engine.setup import teacher_run_id
 from aicsd.engine.runstore import lacks_test_metrics
 from aicsd.engine.teacher_cache import TeacherOutputCache
 from aicsd.losses import METHODS, resolve
+from aicsd.paths import BENCHMARK_RESULTS
 from aicsd.results import run_row
+from aicsd.study.record_files import record_name, weights_file
 
 MAIN_GROUP = "main"
 """The group of the main table's runs (:func:`main_table`)."""
@@ -44,6 +47,10 @@ RELEASED_ICSD = "aicsd (released ICSD)"
 """The sweep's name for AICSD with the released code's ICSD arithmetic (``icsd_variant="official"``),
 tuned on :data:`ABLATION_STUDENT` like every method, so that the variant ablation compares the two
 arithmetics each at its own best weight."""
+COLLAPSE_PROBE_STUDENT = "mobilenet_v2"
+COLLAPSE_PROBE_METHODS = ("ad", "sp")
+"""The student and methods whose sweep runs the main results chapter probes for feature collapse
+(the student and methods whose heavy weights collapse it)."""
 ALW_FORMS_COMPARED = ("epoch", "step")
 ICSD_WEIGHT_FACTORS = (0.25, 1.0, 4.0)
 
@@ -141,6 +148,19 @@ def chosen_at_sweep_edge(sweep: pd.DataFrame, chosen: StudentWeights) -> list[st
     return edge
 
 
+def committed_record(profile: str, dataset: str = "synthetic", folder: Path = BENCHMARK_RESULTS) -> dict[str, Any] | None:
+    """The weights committed for ``profile`` on ``dataset`` (``benchmarks/results/weights-<name>.json``,
+    written by :mod:`aicsd.study.committed_weights`: the pooled multi-seed sweep and the weights it
+    gives), or None where none are committed."""
+    path = folder / weights_file(record_name(profile, dataset))
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def committed_seeds(record: dict[str, Any]) -> list[int]:
+    """The tuning seeds a committed-weights record (:func:`committed_record`) chose from."""
+    return sorted({int(seed) for cell in record["sweep"] for seed in cell["seeds"]})
+
+
 def tuned_weights(
     profile: str,
     *,
@@ -149,9 +169,13 @@ def tuned_weights(
     device: str = "auto",
     train: bool = True,
 ) -> StudentWeights:
-    """The weights the book's tables use: :func:`chosen_weights` of the profile's
-    :func:`weight_sweep` (trained first when ``train``; else it must have finished), or no
-    settings (the defaults) for a profile without a sweep."""
+    """The weights the book's tables use: the committed ones (:func:`committed_record`) where the
+    profile has them on ``dataset``, so that every machine trains the same cells; else
+    :func:`chosen_weights` of the profile's :func:`weight_sweep` (trained first when ``train``; else
+    it must have finished); no settings (the defaults) for a profile without a sweep."""
+    committed = committed_record(profile, dataset)
+    if committed is not None:
+        return committed["weights"]
     sweep = weight_sweep(profile, dataset=dataset, data_root=data_root, device=device)
     if not sweep:
         return {}
@@ -212,6 +236,24 @@ def weight_sweep(
                 )
                 runs.append(LabelledRun("sweep", sweep_label(key, factor), config))
     return runs
+
+
+def reproduced_sweep(
+    profile: str,
+    *,
+    dataset: str = "synthetic",
+    data_root: str | None = None,
+    device: str = "auto",
+) -> list[LabelledRun]:
+    """The rows of :func:`weight_sweep` a reproduction trains: all of them where it chooses its own
+    weights; where the weights are committed (:func:`committed_record`), only the rows the main
+    results chapter probes for feature collapse (:data:`COLLAPSE_PROBE_STUDENT`'s plain runs and its
+    :data:`COLLAPSE_PROBE_METHODS` at every factor): the committed record holds the rest."""
+    sweep = weight_sweep(profile, dataset=dataset, data_root=data_root, device=device)
+    if committed_record(profile, dataset) is None:
+        return sweep
+    probed = ("none", *COLLAPSE_PROBE_METHODS)
+    return [run for run in sweep if run.config.backbone == COLLAPSE_PROBE_STUDENT and sweep_key(run.label) in probed]
 
 
 def chosen_weights(sweep: pd.DataFrame) -> StudentWeights:

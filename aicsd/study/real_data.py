@@ -25,7 +25,8 @@ import pandas as pd
 from aicsd.paths import BENCHMARK_RESULTS
 from aicsd.study import experiments, paper, qualitative, tables
 from aicsd.study.beside_paper import BACKBONE_NAMES
-from aicsd.study.record import TEACHER, qualitative_file, record_name, reproduction_summary, teacher_edge_file
+from aicsd.study.record import TEACHER, reproduction_summary
+from aicsd.study.record_files import qualitative_file, record_name, teacher_edge_file
 from aicsd.study.results_section import claims_frame, record_runs, select_record
 
 __all__ = [

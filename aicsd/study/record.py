@@ -3,12 +3,12 @@ and a book built without the data can still show its results.
 
     python -m aicsd.study.record --profile cpu [--dataset synthetic] [--data-root R] [--timings book/_executed/timings.json]
 
-writes ``benchmarks/results/summary-<name>.json`` (:func:`summary_file`; the name is
-:func:`record_name`: ``<profile>``, or ``<profile>-<dataset>`` for a dataset other than the
+writes ``benchmarks/results/summary-<name>.json`` (:func:`aicsd.study.record_files.summary_file`; the name is
+:func:`aicsd.study.record_files.record_name`: ``<profile>``, or ``<profile>-<dataset>`` for a dataset other than the
 generated one; ``make reproduce`` writes the same record to ``book/_executed/summary.json`` and
 compares it with the committed one, :mod:`aicsd.study.compare`). When the dataset's ``val`` split is
 on disk it also writes, beside the record, the qualitative grid ``qualitative-<name>.png``
-(:func:`qualitative_file`) and its sidecar ``qualitative-<name>.json``
+(:func:`aicsd.study.record_files.qualitative_file`) and its sidecar ``qualitative-<name>.json``
 (:mod:`aicsd.study.qualitative`); without the data it says that it skipped them.
 Every mIoU, IoU, pixel accuracy and gain in the record is in percent (points for gains), as ``units`` says:
 
@@ -18,8 +18,12 @@ Every mIoU, IoU, pixel accuracy and gain in the record is in percent (points for
 - ``teacher``: the teacher's reported metrics;
 - ``cells``: per table cell (group, row, student) the per-seed values, mean, std, n and seeds of
   the reported mIoU, and the mean val mIoU;
-- ``sweep``: the weight sweep's cells (student, row, seeds, val mIoU per seed), on tuning seeds
-  that no table cell uses;
+- ``sweep``: the cells of the weight-sweep rows the reproduction trained
+  (:func:`aicsd.study.experiments.reproduced_sweep`: student, row, seeds, val mIoU per seed), on
+  tuning seeds that no table cell uses;
+- ``weights``: the distillation weights the tables trained with (student -> method -> settings), and
+  ``weights_committed``: whether they are the committed ones (:mod:`aicsd.study.committed_weights`)
+  rather than this reproduction's own sweep's choice;
 - ``class_names``: the dataset's C classes (:func:`aicsd.data.dataset_info`), the order of every
   per-class list;
 - ``per_class``: :func:`per_class`, the IoU per class of the teacher and of each main-table cell,
@@ -55,6 +59,7 @@ from aicsd.results import mean_where_present, reported_metrics
 from aicsd.study import experiments, qualitative
 from aicsd.study.ledger import book_ledger
 from aicsd.study.provenance import provenance
+from aicsd.study.record_files import qualitative_file, record_name, summary_file, teacher_edge_file
 
 __all__ = [
     "CLAIM_POINT_COLUMNS",
@@ -83,38 +88,23 @@ CLAIM_POINT_COLUMNS = ("gain", "ci_low", "ci_high", "detectable_gain")
 """The ledger columns stored in percentage points for an mIoU claim (fractions in the ledger itself)."""
 
 
-def record_name(profile: str, dataset: str) -> str:
-    """``<profile>`` for the generated dataset, else ``<profile>-<dataset>``: how the reproduction's
-    records in ``benchmarks/results/`` are named (benchmarks/bench_reproduce.sh uses the same rule)."""
-    return profile if dataset == "synthetic" else f"{profile}-{dataset}"
-
-
-def summary_file(name: str) -> str:
-    """``summary-<name>.json``: the file name of the summary record named ``name`` (:func:`record_name`)."""
-    return f"summary-{name}.json"
-
-
-def qualitative_file(name: str) -> str:
-    """``qualitative-<name>.png``: the file name of the qualitative grid stored beside the summary
-    record named ``name`` (its sidecar: :func:`aicsd.study.qualitative.sidecar_path`)."""
-    return f"qualitative-{name}.png"
-
-
-def teacher_edge_file(name: str) -> str:
-    """``teacher_edge-<name>.json``: the file name of ``benchmarks/teacher_edge.py``'s record for the
-    profile and dataset named ``name`` (:func:`record_name`)."""
-    return f"teacher_edge-{name}.json"
-
-
 def design_digest(profile: str, dataset: str = "synthetic", data_root: str | None = None) -> str:
     """Hex SHA-256 over the sorted run ids of what the book's design trains before any result is
-    known: the teacher, the weight sweep, and the main table and ablations at the default weights.
-    Run ids hash every recipe field and the data's fingerprint, never the machine, so two
+    known: the teacher, the sweep rows it trains (:func:`aicsd.study.experiments.reproduced_sweep`),
+    and the main table and ablations at the committed weights (the default weights where it chooses
+    its own). Run ids hash every recipe field and the data's fingerprint, never the machine, so two
     reproductions of the same commit's design on the same data share this digest, whatever their
-    results (the weights a sweep then chooses are results, and are left out)."""
+    results (the weights a reproduction's own sweep then chooses are results, and are left out)."""
     place = {"dataset": dataset, "data_root": data_root}
+    committed = experiments.committed_record(profile, dataset)
+    weights = {} if committed is None else committed["weights"]
     runs = [experiments.teacher_run(profile, **place)]
-    runs += [r.config for r in experiments.weight_sweep(profile, **place) + experiments.main_table(profile, **place) + experiments.ablations(profile, **place)]
+    runs += [
+        r.config
+        for r in experiments.reproduced_sweep(profile, **place)
+        + experiments.main_table(profile, **place, weights=weights)
+        + experiments.ablations(profile, **place, weights=weights)
+    ]
     ids = sorted({run_id(config) for config in runs})
     return hashlib.sha256("\n".join(ids).encode()).hexdigest()
 
@@ -247,7 +237,7 @@ def reproduction_summary(
     """The summary record of the finished reproduction of ``profile`` (see the module docstring)."""
     ledger = book_ledger(profile, dataset, data_root, device, distance_images=CLAIMS_DISTANCE_IMAGES)
     teacher = experiments.teacher_run(profile, dataset=dataset, data_root=data_root)
-    sweep = experiments.weight_sweep(profile, dataset=dataset, data_root=data_root, device=device)
+    sweep = experiments.reproduced_sweep(profile, dataset=dataset, data_root=data_root, device=device)
     teacher_metrics = {k: v for k, v in reported_metrics(read_result(run_dir(teacher))).items() if k != "per_class_iou"}
     return {
         "units": UNITS,
@@ -263,6 +253,8 @@ def reproduction_summary(
         "teacher": _percent(teacher_metrics),
         "cells": cells(ledger.runs),
         "sweep": sweep_cells(experiments.collect(sweep, test=False)) if sweep else [],
+        "weights": experiments.tuned_weights(profile, dataset=dataset, data_root=data_root, device=device, train=False),
+        "weights_committed": experiments.committed_record(profile, dataset) is not None,
         "class_names": list(dataset_info(dataset).class_names),
         "per_class": per_class(ledger.runs, teacher),
         "curves": curves(ledger.runs, teacher),

@@ -34,7 +34,8 @@ from aicsd.engine.checkpoint import atomic_write_bytes, atomic_write_json
 from aicsd.paths import COMPARISON_DATA, COMPARISON_PAGE, EXECUTED, NOTEBOOKS, SUMMARY_FILE, TIMINGS_FILE
 from aicsd.study.compare import compare, reference_record, write_report
 from aicsd.study.provenance import provenance
-from aicsd.study.record import record_name, reproduction_summary, summary_file
+from aicsd.study.record import reproduction_summary
+from aicsd.study.record_files import record_name, summary_file
 
 
 

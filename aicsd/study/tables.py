@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from aicsd.engine import load_profile, seeds_of
+from aicsd.engine import PROFILES, load_profile, seeds_of
 from aicsd.paths import BENCHMARK_RESULTS
 from aicsd.results import mean_std_text, summarise
 from aicsd.study import display, experiments, paper
 from aicsd.study.display import Table
 from aicsd.study.experiments import MAIN_METHODS, PAPER_METHODS, STUDENTS
+from aicsd.study.record_files import record_name, weights_file
 
 METRICS = {"miou": "mIoU", "pixel_accuracy": "pixel acc.", "mean_class_accuracy": "class acc."}
 
@@ -182,6 +183,22 @@ def benchmark_table(record: dict) -> pd.DataFrame:
     """The rows of one benchmark record as a frame, with its device, threads and date as columns."""
     rows = pd.DataFrame(record["rows"])
     return rows.assign(device=record["device"], threads=record.get("threads"), date=record["date"][:10])
+
+
+def weights_source(profile: str, dataset: str) -> str:
+    """Where the tables' weights come from, as a sentence for the main results chapter: the committed
+    record (its file and tuning seeds) or this reproduction's own sweep (its tuning seeds)."""
+    committed = experiments.committed_record(profile, dataset)
+    if committed is None:
+        seeds = ", ".join(str(seed) for seed in PROFILES[profile].tuning_seeds)
+        return f"This reproduction chose them from its own sweep (tuning seeds {seeds})"
+    seeds = ", ".join(map(str, experiments.committed_seeds(committed)))
+    return (
+        f"They are committed with the book (`benchmarks/results/{weights_file(record_name(profile, dataset))}`, "
+        f"chosen from tuning seeds {seeds}), so that every machine trains the same cells: one seed's val mIoU moves "
+        "with the seed's luck and with the CPU's last bits, and a choice made anew by each machine had two machines "
+        "train different recipes; a reproduction trains anew only the sweep rows probed for feature collapse below"
+    )
 
 
 def weight_sweep_table(sweep: pd.DataFrame, chosen: experiments.StudentWeights) -> Table:

@@ -170,3 +170,39 @@ def test_the_readme_paragraph_is_the_shipped_comparison_or_says_there_is_none(tm
     paragraph = compare.shipped_cross_check(tmp_path)
     assert paragraph == compare.summary_paragraph(json.loads((tmp_path / "comparison.json").read_text()))
     assert "1 of 2 cells bit-identical" in paragraph and "2 of 2 claims keep their verdict" in paragraph
+
+
+def test_weights_that_differ_are_listed_and_counted_and_equal_ones_say_so():
+    same = {"resnet18": {"kd": {"kd_weight": 1.0}, "sp": {"sp_weight": 3000.0}}}
+    ours = {**copy.deepcopy(REFERENCE), "weights": copy.deepcopy(same)}
+    reference = {**copy.deepcopy(REFERENCE), "weights": same}
+    result = compare.compare(ours, reference)
+    assert result.weights["same"].all() and len(result.weights) == 2
+    assert "same distillation weights (2 of 2" in compare.report_markdown(result)
+    ours["weights"]["resnet18"]["sp"] = {"sp_weight": 187.5}
+    result = compare.compare(ours, reference)
+    assert list(result.weights.loc[~result.weights["same"], "method"]) == ["sp"]
+    page = compare.report_markdown(result)
+    assert "other weights in 1 of 2 (student, method) choices" in page and "| resnet18 | sp | sp_weight | 187.5 | 3000 |" in page
+    paragraph = compare.summary_paragraph(json.loads(json.dumps(result.to_dict())))
+    assert "the tables trained with the same weights in 1 of 2 choices" in paragraph
+
+
+def test_a_record_without_weights_is_read_for_its_own_sweeps_choice_and_one_without_either_is_unknown():
+    from aicsd.losses import resolve
+    from aicsd.study import experiments
+
+    grid = experiments.weight_sweep("cpu")
+    factors = sorted({float(run.label.rsplit(" x", 1)[1]) for run in grid if run.label != "none"})
+    best = {"kd": factors[0], "sp": factors[-1]}
+    sweep = [
+        {"backbone": "resnet18", "label": run.label, "seeds": [100], "val_values": [50.0 if float(run.label.rsplit(" x", 1)[1]) == best[experiments.sweep_key(run.label)] else 40.0]}
+        for run in grid
+        if run.config.backbone == "resnet18" and experiments.sweep_key(run.label) in best
+    ]
+    old = {**copy.deepcopy(REFERENCE), "sweep": sweep}
+    assert compare.trained_weights(old) == {
+        "resnet18": {method: {f"{method}_weight": pytest.approx(resolve(method).term(method).weight * factor)} for method, factor in best.items()}
+    }
+    assert compare.trained_weights(REFERENCE) is None
+    assert "not known for both reproductions" in compare.report_markdown(compare.compare(copy.deepcopy(REFERENCE), REFERENCE))

@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from aicsd.study import tables
+from aicsd.study import experiments, tables
 
 
 def _runs() -> pd.DataFrame:
@@ -288,3 +288,12 @@ def test_lever_effects_give_the_ranges_the_chapter_cites():
     adopted = tables.lever_effects([plain, warm, longer], warmup_steps=100)
     assert adopted["warmup_max"] == 0.25 and adopted["warmup_steps"] == 100
     assert tables.lever_effects([plain, warm, longer])["warmup_steps"] == 100
+
+
+def test_the_weights_source_names_the_committed_file_and_seeds_or_the_own_sweep(monkeypatch):
+    monkeypatch.setattr(experiments, "committed_record", lambda profile, dataset="synthetic", folder=None: None)
+    assert tables.weights_source("cpu", "synthetic") == "This reproduction chose them from its own sweep (tuning seeds 100)"
+    committed = {"sweep": [{"seeds": [100, 101]}, {"seeds": [102]}], "weights": {}}
+    monkeypatch.setattr(experiments, "committed_record", lambda profile, dataset="synthetic", folder=None: committed)
+    sentence = tables.weights_source("cpu", "synthetic")
+    assert "`benchmarks/results/weights-cpu.json`" in sentence and "tuning seeds 100, 101, 102" in sentence
