@@ -21,12 +21,11 @@ import argparse
 from dataclasses import replace
 from datetime import datetime, timezone
 
-import torch
-
 from aicsd.engine import seeds_of
 from aicsd.engine.checkpoint import atomic_write_json
 from aicsd.paths import BENCHMARK_RESULTS
 from aicsd.study import experiments
+from aicsd.study.provenance import provenance
 from aicsd.study.record import sweep_cells
 
 PROFILE = "cpu"
@@ -50,8 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         "profile": PROFILE,
         "seeds": list(args.seeds),
         "sweep": cells,
-        "torch": torch.__version__,
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "provenance": provenance({"profile": PROFILE, "dataset": "synthetic", "device": "cpu"}),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     output = BENCHMARK_RESULTS / f"weight_sweep-{PROFILE}-seeds{args.seeds[0]}-{args.seeds[-1]}.json"
