@@ -50,6 +50,7 @@ from aicsd.engine.runstore import read_checkpoint
 from aicsd.losses import resolve
 from aicsd.paths import BENCHMARK_RESULTS
 from aicsd.study import experiments
+from aicsd.study.provenance import provenance
 from aicsd.study.tables import LEVER_WAYS as WAYS
 
 PROFILE = "cpu"
@@ -158,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         "cells": summary,
         "runs": {cell: [run_id(config) for config in configs] for cell, configs in runs.items()},
         "torch": torch.__version__,
+        "provenance": provenance({"profile": PROFILE, "dataset": "synthetic", "device": "cpu"}),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     output = BENCHMARK_RESULTS / f"variance_levers-{PROFILE}{record_suffix(warmup_steps, overrides, args.tag)}.json"

@@ -137,8 +137,9 @@ def test_the_shipped_comparison_page_is_the_comparison_of_the_kept_records():
 
 def test_the_lever_runs_reproduce_the_references_plain_students_bit_for_bit():
     """The bit-identity the README and the book state for one machine: a variance-lever record's plain
-    students whose run ids are the profile's recipe with only the moving average added were trained in
-    another checkout and process than the reference, beside that average, and score the same floats."""
+    students whose run ids are the profile's recipe with only the moving average added, trained on the
+    reference's CPU capability in another checkout and process than the reference, beside that
+    average, score the same floats."""
     from aicsd.engine import run_id
     from aicsd.paths import BENCHMARK_RESULTS
     from aicsd.study import experiments
@@ -147,9 +148,12 @@ def test_the_lever_runs_reproduce_the_references_plain_students_bit_for_bit():
     if reference is None:
         pytest.skip("no committed reference record for the cpu profile on the generated data")
     plain = {cell["backbone"]: cell for cell in reference["cells"] if cell["group"] == "main" and cell["label"] == "none"}
+    capability = reference["provenance"]["cpu_capability"]
     compared = 0
     for path in sorted(BENCHMARK_RESULTS.glob("variance_levers-cpu*.json")):
         record = json.loads(path.read_text())
+        if record.get("provenance", {}).get("cpu_capability") != capability:
+            continue
         for backbone, cell in plain.items():
             ids = record["runs"].get(f"{backbone}:none", [])
             recipe = [
@@ -160,7 +164,7 @@ def test_the_lever_runs_reproduce_the_references_plain_students_bit_for_bit():
                 assert record["cells"][f"{backbone}:none"]["raw, test"]["values"] == cell["values"], path.name
                 compared += 1
     if not compared:
-        pytest.skip("no lever record trained a plain student with the profile's recipe")
+        pytest.skip(f"no lever record made on the reference's CPU capability ({capability}) trained a plain student with the profile's recipe")
 
 
 def test_the_readme_paragraph_is_the_shipped_comparison_or_says_there_is_none(tmp_path):
