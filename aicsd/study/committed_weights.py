@@ -110,7 +110,7 @@ def derive(sources: dict[str, dict[str, Any]], profile: str, dataset: str = "syn
         "sources": [
             {
                 "file": name,
-                "seeds": sorted({seed for cell in record["sweep"] for seed in cell["seeds"]}),
+                "seeds": experiments.committed_seeds(record),
                 "commit": record.get("provenance", {}).get("commit"),
                 "date": record.get("date"),
             }

@@ -184,7 +184,7 @@ def trained_weights(record: dict[str, Any]) -> dict[str, dict[str, dict[str, flo
     if not record.get("sweep"):
         return None
     try:
-        return committed_weights.choices_from_sweep(record.get("sweep", []), record["profile"], record["dataset"])
+        return committed_weights.choices_from_sweep(record["sweep"], record["profile"], record["dataset"])
     except (ValueError, KeyError):
         return None
 

@@ -157,7 +157,8 @@ def committed_record(profile: str, dataset: str = "synthetic", folder: Path = BE
 
 
 def committed_seeds(record: dict[str, Any]) -> list[int]:
-    """The tuning seeds a committed-weights record (:func:`committed_record`) chose from."""
+    """The tuning seeds of a record's ``sweep`` cells: those a committed-weights record
+    (:func:`committed_record`) chose from, or those one of its sources contributed."""
     return sorted({int(seed) for cell in record["sweep"] for seed in cell["seeds"]})
 
 
