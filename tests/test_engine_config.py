@@ -33,6 +33,7 @@ from aicsd.engine.profiles import load_profile
         ({"momentum": -5.0}, r"momentum must lie in \[0, 1\)"),
         ({"weight_decay": -1.0}, "weight_decay must be a finite number >= 0"),
         ({"scale_range": (2.0, 0.5)}, "scale_range"),
+        ({"init_seed": -1}, "init_seed must be None"),
         ({"colour": "red"}, "unknown config field"),
     ],
 )

@@ -82,6 +82,37 @@ def test_same_seed_gives_the_same_metrics_and_another_seed_does_not(tiny_data, t
     assert not _same(first["final"]["per_class_iou"], other["final"]["per_class_iou"])
 
 
+def _initial_weights_and_first_batch(cfg, monkeypatch):
+    """The student's weights and first training batch as the run starts its first epoch."""
+    seen = {}
+
+    def capture(student, distiller, optimizer, scheduler, loader, **kwargs):
+        seen["weights"] = {name: value.clone() for name, value in student.state_dict().items()}
+        seen["images"] = next(iter(loader))[0].clone()
+        raise _Stop
+
+    monkeypatch.setattr(fit_module, "train_one_epoch", capture)
+    with pytest.raises(_Stop):
+        distill(cfg)
+    return seen["weights"], seen["images"]
+
+
+def test_init_seed_shares_the_initial_weights_and_leaves_the_data_to_the_seed(tiny_data, tmp_path, monkeypatch):
+    runs = {
+        name: _initial_weights_and_first_batch(_config(tiny_data, tmp_path / name, seed=seed, init_seed=init_seed), monkeypatch)
+        for name, seed, init_seed in (("a", 0, 7), ("b", 1, 7), ("c", 1, 8), ("d", 1, None))
+    }
+    (a_weights, a_images), (b_weights, b_images) = runs["a"], runs["b"]
+    assert a_weights.keys() == b_weights.keys()
+    assert all(torch.equal(a_weights[name], b_weights[name]) for name in a_weights)
+    assert not torch.equal(a_images, b_images)
+    c_weights, c_images = runs["c"]
+    assert not all(torch.equal(b_weights[name], c_weights[name]) for name in b_weights)
+    assert torch.equal(b_images, c_images)
+    d_weights, _ = runs["d"]
+    assert not all(torch.equal(b_weights[name], d_weights[name]) for name in b_weights)
+
+
 def test_finished_run_is_returned_from_the_store_without_training(tiny_data, tmp_path, monkeypatch):
     cfg = _config(tiny_data, tmp_path, kind="teacher", epochs=1)
     result = train_teacher(cfg)

@@ -72,6 +72,8 @@ def test_fields_added_later_change_the_id_only_when_set():
     assert config_hash(dataclasses.replace(base, ema_decay=0.0, warmup_steps=0)) == config_hash(base)
     assert config_hash(dataclasses.replace(base, ema_decay=0.5)) != config_hash(base)
     assert config_hash(dataclasses.replace(base, warmup_steps=10)) != config_hash(base)
+    assert config_hash(dataclasses.replace(base, init_seed=None)) == config_hash(base)
+    assert config_hash(dataclasses.replace(base, init_seed=0)) != config_hash(base)
 
 
 def test_runs_keep_the_ids_they_had_before_the_later_fields():

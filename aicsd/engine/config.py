@@ -65,6 +65,7 @@ class RunConfig:
     eval_batch_size: int = 1
     # optimisation
     seed: int = 0
+    init_seed: int | None = None  # the networks' initial weights from this seed (None: from ``seed``)
     epochs: int = 4
     batch_size: int = 8
     lr: float = 0.01
@@ -149,6 +150,8 @@ def _validate(cfg: RunConfig) -> None:
         value = getattr(cfg, name)
         if not math.isfinite(value) or value < 0:
             raise ConfigError(f"{name} must be a finite number >= 0, got {value}")
+    if cfg.init_seed is not None and cfg.init_seed < 0:
+        raise ConfigError(f"init_seed must be None (initialise from seed) or >= 0, got {cfg.init_seed}")
     if cfg.warmup_steps < 0:
         raise ConfigError(f"warmup_steps must be >= 0 (0: no warm-up), got {cfg.warmup_steps}")
     if not (math.isfinite(cfg.ema_decay) and 0 <= cfg.ema_decay < 1):

@@ -164,7 +164,7 @@ class _Parts:
 
 def _build(cfg: RunConfig, context: DistContext, device: torch.device, decoded: DecodedImages | None) -> _Parts:
     """Datasets, student (and teacher), distiller, SGD, poly schedule and grad scaler of ``cfg``."""
-    seed_everything(cfg.seed)
+    seed_everything(cfg.seed if cfg.init_seed is None else cfg.init_seed)
     train_set, val_set = build_datasets(cfg, context, decoded)
     model = build_student(cfg, pretrained=cfg.pretrained_backbone).to(device)
     teacher, teacher_path = load_teacher(cfg, device) if cfg.uses_teacher else (None, None)
@@ -174,6 +174,8 @@ def _build(cfg: RunConfig, context: DistContext, device: torch.device, decoded: 
         teacher_channels=None if teacher is None else teacher.feature_channels,
         detach_teacher=not cfg.teacher_train_mode,
     ).to(device)
+    if cfg.init_seed is not None:
+        seed_everything(cfg.seed)  # the initial weights came from init_seed; augmentation follows the run's seed
     precision = select_precision(device, amp=cfg.amp, channels_last=cfg.channels_last)
     if precision.channels_last:
         model = model.to(memory_format=torch.channels_last)

@@ -30,7 +30,7 @@ __all__ = ["EXECUTION_FIELDS", "LATER_FIELDS", "config_hash", "run_data", "run_i
 EXECUTION_FIELDS = frozenset({"profile", "quiet", "num_workers", "threads", "output_dir", "data_root", "device", "compile"})
 """Fields that do not change a run's numbers."""
 _TEACHER_FIELDS = frozenset({"teacher_backbone", "teacher_width_multiplier", "teacher_checkpoint", "teacher_run", "teacher_train_mode"})
-LATER_FIELDS = frozenset({"ema_decay", "warmup_steps"})
+LATER_FIELDS = frozenset({"ema_decay", "warmup_steps", "init_seed"})
 """Fields added to :class:`RunConfig` after runs were first stored: hashed only when set away from
 their default, which trains exactly as before they existed, so adding them kept every run's id."""
 _DEFAULTS = {field.name: field.default for field in dataclasses.fields(RunConfig)}

@@ -53,18 +53,28 @@ def claims_frame(claims: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def spread_line(record: dict[str, Any]) -> str:
-    """One sentence on the seed spread of every cell of the record (main table and ablations): how
-    many have a std over seeds (ddof 1) of at most :data:`SPREAD_TARGET` points, the median std and
-    the widest cell."""
+    """The seed spread of every cell of the record (main table and ablations): how many have a std
+    over seeds (ddof 1) of at most :data:`SPREAD_TARGET` points, the median std and the widest
+    cell; then every wider cell with its std, widest first."""
     spreads = pd.Series(
         {(cell["group"], cell["label"], cell["backbone"]): pd.Series(cell["values"], dtype=float).std() for cell in record["cells"]}
-    )
-    group, label, backbone = spreads.idxmax()
-    return (
+    ).sort_values(ascending=False, kind="stable")
+    group, label, backbone = spreads.index[0]
+    sentence = (
         f"Seed spread: {int((spreads <= SPREAD_TARGET).sum())} of the {len(spreads)} cells of the main table and ablations "
         f"have a std over seeds of at most {SPREAD_TARGET:g} points; median std {spreads.median():.2f}, "
-        f"largest {spreads.max():.2f} ({group}: {label}, {backbone})."
+        f"largest {spreads.iloc[0]:.2f} ({group}: {label}, {backbone})."
     )
+    wide = spreads[spreads > SPREAD_TARGET]
+    if wide.empty:
+        return sentence
+    listed = "; ".join(f"{group}: {label}, {backbone} {_above_target(std)}" for (group, label, backbone), std in wide.items())
+    return f"{sentence} Wider than {SPREAD_TARGET:g}: {listed}."
+
+
+def _above_target(std: float) -> str:
+    """A std above :data:`SPREAD_TARGET` with two decimals, or three where two would round it onto the target."""
+    return f"{std:.2f}" if round(std, 2) > SPREAD_TARGET else f"{std:.3f}"
 
 
 def headline(record: dict[str, Any]) -> str:

@@ -41,7 +41,11 @@ def test_the_spread_line_counts_every_cell_and_names_the_widest():
     record = _record()
     record["cells"][1]["values"] = [20.0, 26.0]
     line = results_section.spread_line(record)
-    assert line.startswith("Seed spread: 4 of the 5 cells") and line.endswith("largest 4.24 (main: aicsd, resnet18).")
+    assert line.startswith("Seed spread: 4 of the 5 cells") and line.endswith("largest 4.24 (main: aicsd, resnet18). Wider than 1.5: main: aicsd, resnet18 4.24.")
+    record["cells"][0]["values"] = [20.0, 23.0]
+    assert results_section.spread_line(record).endswith("Wider than 1.5: main: aicsd, resnet18 4.24; main: none, resnet18 2.12.")
+    record["cells"][0]["values"] = [20.0, 22.1225]
+    assert results_section.spread_line(record).endswith("main: none, resnet18 1.501.")
 
 
 def test_your_record_is_preferred_when_it_is_of_the_same_profile_and_dataset(tmp_path, monkeypatch):
