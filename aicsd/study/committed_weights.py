@@ -33,7 +33,7 @@ from aicsd.paths import BENCHMARK_RESULTS
 from aicsd.study import experiments
 from aicsd.study.record_files import record_name, weights_file
 
-__all__ = ["RULE", "choices_from_sweep", "derive", "pooled_sweep", "sweep_frame"]
+__all__ = ["RULE", "choices_from_sweep", "derive", "pooled_sweep", "sweep_behind_weights", "sweep_frame"]
 
 RULE = "per student and swept method, the weight with the best mean val mIoU over the pooled tuning seeds (ties: the smaller weight)"
 """How the committed weights are chosen (:func:`aicsd.study.experiments.chosen_weights`)."""
@@ -125,6 +125,14 @@ def pooled_sweep(profile: str, dataset: str = "synthetic", folder: Path = BENCHM
     """The committed record's pooled sweep as runs (:func:`sweep_frame`), or None without a record."""
     record = experiments.committed_record(profile, dataset, folder)
     return None if record is None else sweep_frame(record["sweep"], profile, dataset)
+
+
+def sweep_behind_weights(own: pd.DataFrame | None, profile: str, dataset: str = "synthetic", folder: Path = BENCHMARK_RESULTS) -> pd.DataFrame | None:
+    """The sweep the weights a reproduction trains with were chosen from, as runs: the committed
+    pooled sweep where the profile has committed weights on ``dataset``, else ``own`` (the
+    reproduction's own sweep runs, :func:`aicsd.study.experiments.collect`; None without a sweep)."""
+    pooled = pooled_sweep(profile, dataset, folder)
+    return own if pooled is None else pooled
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -89,6 +89,10 @@ def test_the_command_writes_the_record_and_names_a_clash_without_a_traceback(tmp
     assert written["rule"] == committed_weights.RULE and written["profile"] == "cpu"
     assert experiments.committed_record("cpu", folder=tmp_path)["weights"] == written["weights"]
     assert experiments.committed_record("cpu", "camvid", folder=tmp_path) is None
+    own = committed_weights.sweep_frame(_sweep_record([100], rng)["sweep"], "cpu")
+    behind = committed_weights.sweep_behind_weights(own, "cpu", folder=tmp_path)
+    assert sorted(set(behind["seed"])) == [100, 101] and behind.equals(committed_weights.pooled_sweep("cpu", folder=tmp_path))
+    assert committed_weights.sweep_behind_weights(own, "cpu", "camvid", folder=tmp_path) is own
     with pytest.raises(SystemExit, match="given twice"):
         committed_weights.main([str(paths[0]), str(paths[0]), "--output", str(output)])
     clash = tmp_path / "c.json"
