@@ -52,6 +52,7 @@ from aicsd.paths import BENCHMARK_RESULTS
 from aicsd.study import experiments
 from aicsd.study.provenance import provenance
 from aicsd.study.tables import LEVER_WAYS as WAYS
+from sizing_probes import VARIANTS, generate
 
 PROFILE = "cpu"
 DEFAULT_CELLS = ("resnet18:none", "resnet18:aicsd", "mobilenet_v2:none", "mobilenet_v2:kd")
@@ -78,22 +79,26 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
-def cell_runs(cells: list[str], ema_decay: float, **overrides: Any) -> dict[str, list[RunConfig]]:
-    """Per ``"backbone:method[*factor]"`` cell, its run config at every seed of the profile."""
+def cell_runs(cells: list[str], ema_decay: float, data_root: str | None = None, **overrides: Any) -> dict[str, list[RunConfig]]:
+    """Per ``"backbone:method[*factor]"`` cell, its run config at every seed of the profile (on the
+    generated set at ``data_root``; default: the profile's)."""
     out: dict[str, list[RunConfig]] = {}
     for cell in cells:
         backbone, method, weights = cell_settings(cell)
         out[cell] = [
-            experiments.student_run(PROFILE, backbone=backbone, method=method, seed=seed, ema_decay=ema_decay, **weights, **overrides)
+            experiments.student_run(
+                PROFILE, backbone=backbone, method=method, seed=seed, data_root=data_root, ema_decay=ema_decay, **weights, **overrides
+            )
             for seed in seeds_of(PROFILE)
         ]
     return out
 
 
-def record_suffix(warmup_steps: int, overrides: dict[str, Any], tag: str = "") -> str:
-    """The record's file-name suffix: ``-warmup<N>`` for a warm-up (none without), ``-<field><value>``
-    per override, then ``-<tag>``."""
-    parts = [f"warmup{warmup_steps}"] if warmup_steps else []
+def record_suffix(warmup_steps: int, overrides: dict[str, Any], tag: str = "", data_variant: str = "") -> str:
+    """The record's file-name suffix: ``-<data variant>`` (spaces as ``_``) where one is named,
+    ``-warmup<N>`` for a warm-up (none without), ``-<field><value>`` per override, then ``-<tag>``."""
+    parts = [data_variant.replace(" ", "_")] if data_variant else []
+    parts += [f"warmup{warmup_steps}"] if warmup_steps else []
     parts += [f"{name}{value:g}" if isinstance(value, float) else f"{name}{value}" for name, value in overrides.items()]
     parts += [tag] if tag else []
     return "".join(f"-{part}" for part in parts)
@@ -135,11 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup-steps", type=int, default=None, help="train the cells with this linear lr warm-up (default: the profile's)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE", help="another recipe lever, e.g. epochs=3")
     parser.add_argument("--cells", nargs="+", default=list(DEFAULT_CELLS), help="backbone:method[*factor of the default weight]")
+    parser.add_argument("--data-variant", default="", choices=[""] + list(VARIANTS), help="train on this variant of the generated set (sizing_probes.VARIANTS), generated under /tmp/sizing-data")
     parser.add_argument("--tag", default="", help="a last part of the record's file name (e.g. 'tuned' for cells at swept weights)")
     args = parser.parse_args(argv)
     overrides = parse_overrides(args.overrides)
     recipe = {**overrides, **({"warmup_steps": args.warmup_steps} if args.warmup_steps is not None else {})}
-    runs = cell_runs(args.cells, args.ema_decay, **recipe)
+    data_root = str(generate(args.data_variant)) if args.data_variant else None
+    runs = cell_runs(args.cells, args.ema_decay, data_root, **recipe)
     warmup_steps = next(iter(runs.values()))[0].warmup_steps
     experiments.run_all([config for configs in runs.values() for config in configs])
     torch.set_num_threads(1)
@@ -155,14 +162,16 @@ def main(argv: list[str] | None = None) -> int:
         "warmup_steps": warmup_steps,
         "overrides": overrides,
         "tag": args.tag,
+        "data_variant": args.data_variant or None,
+        "data_variant_settings": {name: list(v) if isinstance(v, tuple) else v for name, v in VARIANTS[args.data_variant].items()} if args.data_variant else None,
         "seeds": list(seeds_of(PROFILE)),
         "cells": summary,
         "runs": {cell: [run_id(config) for config in configs] for cell, configs in runs.items()},
         "torch": torch.__version__,
-        "provenance": provenance({"profile": PROFILE, "dataset": "synthetic", "device": "cpu"}),
+        "provenance": provenance({"profile": PROFILE, "dataset": "synthetic", "device": "cpu", **({"data_root": data_root} if data_root else {})}),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    output = BENCHMARK_RESULTS / f"variance_levers-{PROFILE}{record_suffix(warmup_steps, overrides, args.tag)}.json"
+    output = BENCHMARK_RESULTS / f"variance_levers-{PROFILE}{record_suffix(warmup_steps, overrides, args.tag, args.data_variant)}.json"
     atomic_write_json(output, record)
     print(f"wrote {output}")
     return 0

@@ -34,6 +34,7 @@ def test_recipe_changes_are_parsed_as_json_and_named_in_the_file_suffix():
     assert variance_levers.record_suffix(100, {"epochs": 3}, "tuned") == "-warmup100-epochs3-tuned"
     assert variance_levers.record_suffix(0, {"lr": 0.005}) == "-lr0.005"
     assert variance_levers.record_suffix(0, {}) == ""
+    assert variance_levers.record_suffix(100, {}, "committed", "v4 candidate") == "-v4_candidate-warmup100-committed"
 
 
 def _record(std: float, mean: float, cells: tuple[str, ...] = ("resnet18:none", "mobilenet_v2:ickd*16"), **fields) -> dict:

@@ -35,6 +35,10 @@ NOISE_SIGMA = (2.0, 6.0)
 """Range of the sensor noise's standard deviation (0..255 scale), drawn per image."""
 MAX_DISTRACTORS = 1
 """Background-labelled blobs in object colours per image: 0..MAX_DISTRACTORS."""
+TEXTURE_CONTRAST = (0.45, 0.6)
+"""Range of the fraction by which a texture darkens its object's colour, drawn per object."""
+COLOUR_GAIN = (0.85, 1.15)
+"""Range of the factor on an object's class colour, drawn per object (before a shift of +-12 per channel)."""
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,7 @@ def _paint(
     contrast: float,
 ) -> None:
     """Paint ``region`` (H, W) of ``image`` (H, W, 3) with a jittered ``colour`` darkened by ``pattern``."""
-    rgb = np.asarray(colour, dtype=float) * rng.uniform(0.85, 1.15) + rng.uniform(-12, 12, 3)
+    rgb = np.asarray(colour, dtype=float) * rng.uniform(*COLOUR_GAIN) + rng.uniform(-12, 12, 3)
     shade = (1.0 - contrast * pattern[region])[:, None]
     image[region] = rgb[None, :] * shade
 
@@ -136,7 +140,7 @@ def _background(rng: np.random.Generator, yy: np.ndarray, xx: np.ndarray) -> np.
         texture = str(rng.choice(TEXTURES)) if rng.random() < 0.5 else "solid"
         u, v = _local_coords(_Object(0, cx, cy, 1.0, 1.0, rng.uniform(0, np.pi)), yy, xx)
         colour = colours[int(rng.integers(len(colours)))]
-        _paint(rng, image, blob, colour, _texture(rng, texture, u, v), rng.uniform(0.45, 0.6))
+        _paint(rng, image, blob, colour, _texture(rng, texture, u, v), rng.uniform(*TEXTURE_CONTRAST))
     return image
 
 
@@ -200,7 +204,7 @@ def render_sample(
         u, v = _local_coords(obj, yy, xx)
         region = _shape_mask(cls.shape, u, v, obj.radius, obj.aspect)
         pattern = _texture(rng, cls.texture, u, v)
-        _paint(rng, image, region, COLOURS[cls.colour], pattern, rng.uniform(0.45, 0.6))
+        _paint(rng, image, region, COLOURS[cls.colour], pattern, rng.uniform(*TEXTURE_CONTRAST))
         mask[region] = obj.label
     image *= 0.8 + 0.4 * _smooth_field(rng, height, width, 2, 1)
     image += rng.normal(0.0, rng.uniform(*NOISE_SIGMA), image.shape)

@@ -11,7 +11,8 @@ compared cell by cell and claim by claim, with tests rather than tolerances pick
   a difference within what the two seed spreads allow. Cells that *differ* are listed with the
   difference in points and its p-value.
 - A **claim** agrees when its verdict, taken after the ledger's Holm adjustment in each record,
-  is the same.
+  is the same. Its raw verdicts (each test alone at 5 %, before the adjustment) are compared
+  too and their changes listed: they show how far a single test would have moved.
 - The **weights** the tables trained with (per student and method; a record made before the
   weights were committed is read for the choice its own sweep made,
   :func:`aicsd.study.committed_weights.choices_from_sweep`) are listed where they differ: two
@@ -154,22 +155,33 @@ def compare_cells(ours: list[dict[str, Any]], reference: list[dict[str, Any]], c
     return table
 
 
+CLAIM_COLUMNS = ["claim", "ours", "reference", "gain", "reference_gain", "agree", "ours_raw", "reference_raw", "raw_agree"]
+
+
 def compare_claims(ours: list[dict[str, Any]], reference: list[dict[str, Any]]) -> pd.DataFrame:
-    """The claims present in both records: each record's verdict (after its Holm adjustment)."""
+    """The claims present in both records: each record's verdict (after its Holm adjustment) and
+    raw verdict (its test alone; ``raw_agree`` is None where a record has none)."""
     theirs = {claim["claim"]: claim for claim in reference}
-    rows = [
-        {
-            "claim": claim["claim"],
-            "ours": claim["verdict"],
-            "reference": theirs[claim["claim"]]["verdict"],
-            "gain": claim["gain"],
-            "reference_gain": theirs[claim["claim"]]["gain"],
-            "agree": claim["verdict"] == theirs[claim["claim"]]["verdict"],
-        }
-        for claim in ours
-        if claim["claim"] in theirs
-    ]
-    return pd.DataFrame(rows, columns=["claim", "ours", "reference", "gain", "reference_gain", "agree"])
+    rows = []
+    for claim in ours:
+        other = theirs.get(claim["claim"])
+        if other is None:
+            continue
+        raw = claim.get("raw_verdict"), other.get("raw_verdict")
+        rows.append(
+            {
+                "claim": claim["claim"],
+                "ours": claim["verdict"],
+                "reference": other["verdict"],
+                "gain": claim["gain"],
+                "reference_gain": other["gain"],
+                "agree": claim["verdict"] == other["verdict"],
+                "ours_raw": raw[0],
+                "reference_raw": raw[1],
+                "raw_agree": None if None in raw else raw[0] == raw[1],
+            }
+        )
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 
 WEIGHT_COLUMNS = ["student", "method", "setting", "ours", "reference", "same"]
@@ -308,6 +320,20 @@ def report_markdown(comparison: Comparison) -> str:
         lines.append("")
     else:
         lines += ["Every claim keeps its verdict.", ""]
+    raw_changed = claims[claims["raw_agree"] == False]  # noqa: E712 (None: a record without raw verdicts)
+    if len(raw_changed):
+        lines += [
+            "## Raw verdicts that changed",
+            "",
+            "Each claim's test alone at 5 %, before Holm's adjustment over the ledger: a single test would have moved here.",
+            "",
+            "| claim | this | reference | gain (this) | gain (reference) |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r.claim} | {r.ours_raw} | {r.reference_raw} | {r.gain:+.2f} | {r.reference_gain:+.2f} |" for r in raw_changed.itertuples()
+        ]
+        lines.append("")
     if not cells.empty:
         lines += [
             "## Every cell",
@@ -368,10 +394,35 @@ def summary_paragraph(data: dict[str, Any]) -> str:
     weights_line = f"the tables trained with the same weights in {sum(w['same'] for w in weights)} of {len(weights)} choices; " if weights else ""
     return (
         f"Verdict: {data['verdict']}. Reproduction ({kernels(ours)}) against the reference ({kernels(theirs)}), {data_line}: "
-        f"{weights_line}{identical} of {len(cells)} cells bit-identical, {differing} differ beyond the two seed spreads; "
-        f"{len(claims) - len(flipped)} of {len(claims)} claims keep their verdict"
-        + (f". Changed: {changes}." if flipped else ".")
+        f"{weights_line}{identical} of {len(cells)} cells bit-identical, {differing} differ beyond the two seed spreads"
+        f"{_widest_difference(cells)}; {len(claims) - len(flipped)} of {len(claims)} claims keep their verdict"
+        + (f". Changed: {changes}" if flipped else "")
+        + f"{_raw_changes(claims)}."
     )
+
+
+def _widest_difference(cells: list[dict[str, Any]]) -> str:
+    """", the widest difference: <cell> <+d> points (seed std <ours> here, <reference> in the
+    reference)" for the cells of a comparison's data, or "" where none differs at all."""
+    moved = [cell for cell in cells if cell["status"] != BIT_IDENTICAL]
+    if not moved:
+        return ""
+    widest = max(moved, key=lambda cell: abs(cell["difference"]))
+    name = f"{widest['backbone']} {widest['label']}" + ("" if widest["group"] == "main" else f" ({widest['group']})")
+    return (
+        f" (the widest difference: {name}, {widest['difference']:+.2f} points, seed std {_number(widest['ours_std'])} "
+        f"here and {_number(widest['reference_std'])} in the reference)"
+    )
+
+
+def _raw_changes(claims: list[dict[str, Any]]) -> str:
+    """"; before the correction, N of M raw verdicts changed (claims)" for a comparison's claims,
+    or "" where the records carry no raw verdicts."""
+    compared = [claim for claim in claims if claim.get("raw_agree") is not None]
+    if not compared:
+        return ""
+    changed = [claim["claim"] for claim in compared if not claim["raw_agree"]]
+    return f"; before the correction, {len(changed)} of {len(compared)} raw verdicts changed" + (f" ({'; '.join(changed)})" if changed else "")
 
 
 NO_CROSS_CHECK = (

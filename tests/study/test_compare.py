@@ -65,10 +65,31 @@ def test_the_summary_paragraph_counts_cells_and_names_each_changed_verdict_with_
     assert compare.summary_paragraph(data) == (
         "Verdict: differs. Reproduction (torch CPU capability DEFAULT, oneDNN limit none) against the reference "
         "(torch CPU capability AVX2, oneDNN limit none), same data digest: 1 of 2 cells bit-identical, 1 differ beyond the two "
-        "seed spreads; 1 of 2 claims keep their verdict. Changed: c0: supported -> inconclusive (gain +1.00 -> +0.50 points)."
+        "seed spreads (the widest difference: resnet18 aicsd, +10.00 points, seed std 1.14 here and 1.14 in the reference); "
+        "1 of 2 claims keep their verdict. Changed: c0: supported -> inconclusive (gain +1.00 -> +0.50 points)."
     )
     same = json.loads(json.dumps(compare.compare(copy.deepcopy(REFERENCE), REFERENCE).to_dict()))
     assert compare.summary_paragraph(same).endswith("2 of 2 cells bit-identical, 0 differ beyond the two seed spreads; 2 of 2 claims keep their verdict.")
+
+
+def test_raw_verdicts_that_changed_are_counted_and_named_while_the_corrected_ones_agree():
+    reference = copy.deepcopy(REFERENCE)
+    ours = _record([_cell("none", [21, 22, 23, 21, 24]), _cell("aicsd", [31, 30, 29, 31, 30], group="alw")])
+    for record, raw in ((reference, ("supported", "supported")), (ours, ("supported", "inconclusive"))):
+        for claim, verdict in zip(record["claims"], raw, strict=True):
+            claim["raw_verdict"] = verdict
+    result = compare.compare(ours, reference)
+    assert result.claims["agree"].all() and list(result.claims["raw_agree"]) == [True, False]
+    paragraph = compare.summary_paragraph(json.loads(json.dumps(result.to_dict())))
+    assert paragraph.endswith("2 of 2 claims keep their verdict; before the correction, 1 of 2 raw verdicts changed (c1).")
+    assert "| c1 | inconclusive | supported | +1.00 | +1.00 |" in compare.report_markdown(result)
+
+
+def test_the_widest_difference_names_the_cell_with_its_group_and_both_spreads():
+    ours = _record([_cell("none", [21, 22, 23, 21, 24]), _cell("aicsd", [32, 31, 30, 32, 31], group="alw")])
+    reference = _record([_cell("none", [20, 22, 24, 21, 23]), _cell("aicsd", [30, 31, 29, 32, 30], group="alw")])
+    paragraph = compare.summary_paragraph(json.loads(json.dumps(compare.compare(ours, reference).to_dict())))
+    assert "(the widest difference: resnet18 aicsd (alw), +0.80 points, seed std 0.84 here and 1.14 in the reference)" in paragraph
 
 
 def test_holm_keeps_one_chance_difference_among_many_cells_from_counting():
