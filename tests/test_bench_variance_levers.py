@@ -53,3 +53,14 @@ def test_recipe_levers_set_each_change_beside_the_recipe_with_the_same_warmup_an
     assert list(table["std ratio"]) == [0.5, 0.5, 2.0] and list(table["mean gain"]) == [3.0, 3.0, -1.0]
     assert table.iloc[1]["with the change (val)"] == "33.00 ± 1.00"
     assert tables.recipe_levers([longer]).empty
+
+
+def test_another_generated_set_is_a_recipe_change_named_before_the_settings():
+    base = _record(2.0, 30.0)
+    easier = _record(3.0, 38.0, data_variant="v4 candidate")
+    both = _record(1.0, 39.0, data_variant="v4 candidate", overrides={"epochs": 3})
+    assert tables.lever_recipe(easier) == "data v4 candidate" and tables.lever_recipe(both) == "data v4 candidate, epochs 3"
+    table = tables.recipe_levers([base, easier])
+    assert list(table["recipe change"]) == ["data v4 candidate", "data v4 candidate"]
+    assert list(table["std ratio"]) == [1.5, 1.5] and list(table["mean gain"]) == [8.0, 8.0]
+    assert tables.recipe_levers([easier, both]).empty  # no record of the profile's own recipe to set them beside

@@ -458,9 +458,12 @@ val, on test, or on both pooled."""
 
 
 def lever_recipe(record: dict) -> str:
-    """A lever record's changes to the profile's recipe other than the warm-up (``--set`` of
-    ``benchmarks/variance_levers.py``), as ``"epochs 3, lr 0.005"``; empty for none."""
-    return ", ".join(f"{name} {value:g}" if isinstance(value, float) else f"{name} {value}" for name, value in record.get("overrides", {}).items())
+    """A lever record's changes to the profile's recipe other than the warm-up (``--data-variant``
+    and ``--set`` of ``benchmarks/variance_levers.py``), as ``"data v4 candidate, epochs 3, lr
+    0.005"``; empty for none."""
+    data = [f"data {record['data_variant']}"] if record.get("data_variant") else []
+    settings = [f"{name} {value:g}" if isinstance(value, float) else f"{name} {value}" for name, value in record.get("overrides", {}).items()]
+    return ", ".join(data + settings)
 
 
 def variance_levers(folder: Path = BENCHMARK_RESULTS) -> tuple[pd.DataFrame, list[dict]]:
@@ -501,8 +504,8 @@ def lever_effects(records: list[dict], warmup_steps: int = 0) -> dict[str, float
     (``pooled_*``); for the record of a ``warmup_steps`` warm-up (the longest recorded when 0 or
     not recorded), over the cells both records hold, the raw val std with warm-up as a ratio of the
     std without (``warmup_*``, with the record's ``warmup_steps``). Only records that change the
-    warm-up alone count here (no ``--set``, no ``--tag``). NaN where a record is missing."""
-    warmup_only = [r for r in records if not r.get("overrides") and not r.get("tag")]
+    warm-up alone count here (no recipe change, no ``--tag``). NaN where a record is missing."""
+    warmup_only = [r for r in records if not lever_recipe(r) and not r.get("tag")]
     plain = next((r for r in warmup_only if not r.get("warmup_steps")), None)
     warmed = sorted((r for r in warmup_only if r.get("warmup_steps")), key=lambda r: r["warmup_steps"])
     warm = next((r for r in warmed if r["warmup_steps"] == warmup_steps), warmed[-1] if warmed else None)
@@ -520,15 +523,16 @@ def lever_effects(records: list[dict], warmup_steps: int = 0) -> dict[str, float
 
 
 def recipe_levers(records: list[dict]) -> pd.DataFrame:
-    """The recipe levers of :func:`variance_levers` (records with ``--set`` changes) beside the
-    recipe they change: per record and cell, the val mIoU mean ± std over seeds of the record
-    with the same warm-up and tag and no change (the profile's recipe, on the same cells and
-    weights) and of the change, the change's std as a ratio of the recipe's (below 1: narrower)
-    and its mean gain in points. Empty when no change has such a baseline."""
+    """The recipe levers of :func:`variance_levers` (records with a recipe change,
+    :func:`lever_recipe`: ``--set`` settings or another generated set) beside the recipe they
+    change: per record and cell, the val mIoU mean ± std over seeds of the record with the same
+    warm-up and tag and no change (the profile's recipe, on the same cells and weights) and of the
+    change, the change's std as a ratio of the recipe's (below 1: narrower) and its mean gain in
+    points. Empty when no change has such a baseline."""
     rows = []
-    for change in (r for r in records if r.get("overrides")):
+    for change in (r for r in records if lever_recipe(r)):
         base = next(
-            (r for r in records if not r.get("overrides") and r.get("tag", "") == change.get("tag", "") and r.get("warmup_steps", 0) == change.get("warmup_steps", 0)),
+            (r for r in records if not lever_recipe(r) and r.get("tag", "") == change.get("tag", "") and r.get("warmup_steps", 0) == change.get("warmup_steps", 0)),
             None,
         )
         if base is None:
