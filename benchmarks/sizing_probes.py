@@ -98,10 +98,21 @@ def _run_dir(name: str) -> Path | None:
     return found[0] if found else None
 
 
+def _slug(variant: str) -> str:
+    return variant.replace(" ", "_").replace("+", "p")
+
+
+def variant_runs(variant: str) -> Path:
+    """Where runs on the variant's dataset are stored: a run's id names the generated set by its
+    generator version and sizes only, which a variant shares with the default set, so its runs
+    must never enter the shared run store, where a reproduction would take them for its own."""
+    return RUNS / "levers" / _slug(variant)
+
+
 def generate(variant: str) -> Path:
     """The variant's dataset under ``DATA`` (generated once; its metadata names the current generator
     version, whatever the variant's settings)."""
-    root = DATA / variant.replace(" ", "_").replace("+", "p")
+    root = DATA / _slug(variant)
     if not root.exists():
         settings = VARIANTS[variant]
         with mock.patch.multiple(synthetic_render, **settings) if settings else contextlib.nullcontext():

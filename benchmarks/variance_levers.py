@@ -15,8 +15,10 @@ six ways from the same training:
   EMA, val+test    both levers
 
 Recipe levers train the cells anew: ``--warmup-steps N`` (a linear lr warm-up over the first N
-steps; default: the profile's) and ``--set FIELD=VALUE`` (any other config field, e.g. ``epochs=3``
-or ``lr=0.005``). A cell is ``backbone:method`` at the method's default weight, or
+steps; default: the profile's), ``--set FIELD=VALUE`` (any other config field, e.g. ``epochs=3``
+or ``lr=0.005``) and ``--data-variant NAME`` (a variant of the generated set from
+``sizing_probes.VARIANTS``, e.g. ``"v4 candidate"``; its runs are kept out of the shared run store,
+whose ids would take them for the default set's). A cell is ``backbone:method`` at the method's default weight, or
 ``backbone:method*F`` at F times it (the weight a sweep chose, e.g. ``mobilenet_v2:ickd*16``).
 
 Printed and written to ``benchmarks/results/variance_levers-cpu<suffix>.json``, the suffix naming the
@@ -52,7 +54,7 @@ from aicsd.paths import BENCHMARK_RESULTS
 from aicsd.study import experiments
 from aicsd.study.provenance import provenance
 from aicsd.study.tables import LEVER_WAYS as WAYS
-from sizing_probes import VARIANTS, generate
+from sizing_probes import VARIANTS, generate, variant_runs
 
 PROFILE = "cpu"
 DEFAULT_CELLS = ("resnet18:none", "resnet18:aicsd", "mobilenet_v2:none", "mobilenet_v2:kd")
@@ -140,13 +142,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup-steps", type=int, default=None, help="train the cells with this linear lr warm-up (default: the profile's)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="FIELD=VALUE", help="another recipe lever, e.g. epochs=3")
     parser.add_argument("--cells", nargs="+", default=list(DEFAULT_CELLS), help="backbone:method[*factor of the default weight]")
-    parser.add_argument("--data-variant", default="", choices=[""] + list(VARIANTS), help="train on this variant of the generated set (sizing_probes.VARIANTS), generated under /tmp/sizing-data")
+    parser.add_argument(
+        "--data-variant", default="", choices=[""] + list(VARIANTS),
+        help="train on this variant of the generated set (sizing_probes.VARIANTS), generated under /tmp/sizing-data; its runs are kept apart, under /tmp/sizing-runs/levers/",
+    )  # fmt: skip
     parser.add_argument("--tag", default="", help="a last part of the record's file name (e.g. 'tuned' for cells at swept weights)")
     args = parser.parse_args(argv)
     overrides = parse_overrides(args.overrides)
     recipe = {**overrides, **({"warmup_steps": args.warmup_steps} if args.warmup_steps is not None else {})}
     data_root = str(generate(args.data_variant)) if args.data_variant else None
-    runs = cell_runs(args.cells, args.ema_decay, data_root, **recipe)
+    runs = cell_runs(args.cells, args.ema_decay, data_root, **recipe, **({"output_dir": str(variant_runs(args.data_variant))} if args.data_variant else {}))
     warmup_steps = next(iter(runs.values()))[0].warmup_steps
     experiments.run_all([config for configs in runs.values() for config in configs])
     torch.set_num_threads(1)

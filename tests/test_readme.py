@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from aicsd.study.compare import reference_record, shipped_cross_check
+from aicsd.study.compare import other_cross_checks, reference_record, shipped_cross_check
 from aicsd.study.results_section import headline, results_markdown
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -33,3 +33,10 @@ def test_the_readme_cross_check_paragraph_is_the_shipped_comparisons():
     blocks = re.findall(re.escape(begin) + r"\n(.*?)" + re.escape(end), README.read_text(), re.DOTALL)
     assert len(blocks) == 1, f"README.md needs one section between {begin} and {end}"
     assert blocks[0] == shipped_cross_check() + "\n", "README.md's cross-check differs from book/reference/comparison.json (or its absence)"
+
+
+def test_the_readme_lists_the_other_kept_cross_checks():
+    begin, end = "<!-- other-cross-checks: begin -->", "<!-- other-cross-checks: end -->"
+    blocks = re.findall(re.escape(begin) + r"\n(.*?)" + re.escape(end), README.read_text(), re.DOTALL)
+    assert len(blocks) == 1, f"README.md needs one section between {begin} and {end}"
+    assert blocks[0] == other_cross_checks() + "\n", "README.md's list of other cross-checks differs from the kept records' comparisons"

@@ -55,6 +55,7 @@ __all__ = [
     "Comparison",
     "compare",
     "compare_weights",
+    "other_cross_checks",
     "reference_record",
     "report_markdown",
     "shipped_cross_check",
@@ -437,6 +438,30 @@ def shipped_cross_check(reference: Path = REFERENCE) -> str:
     (``comparison.json`` in ``reference``), or :data:`NO_CROSS_CHECK` when the reference has none."""
     path = reference / COMPARISON_DATA
     return summary_paragraph(json.loads(path.read_text())) if path.is_file() else NO_CROSS_CHECK
+
+
+NO_OTHER_CROSS_CHECK = "No other reproduction of this reference's design is kept."
+"""The README's list of further cross-checks while there is none."""
+
+
+def other_cross_checks(reference: Path = REFERENCE, folder: Path = CROSS_MACHINE, results: Path = BENCHMARK_RESULTS) -> str:
+    """The README's list of the other kept cross-checks: one item per reproduction in ``folder`` of
+    the committed reference's design (its profile, dataset and design digest) whose comparison is not
+    the shipped page in ``reference``, with the kept file's name and :func:`summary_paragraph` of its
+    comparison with the reference; :data:`NO_OTHER_CROSS_CHECK` when there is none."""
+    page = reference / COMPARISON_PAGE
+    shown = page.read_text() if page.is_file() else None
+    items = []
+    for path in sorted(folder.glob("summary-*.json")):
+        record = json.loads(path.read_text())
+        committed = reference_record(record["profile"], record["dataset"], results)
+        if committed is None:
+            continue
+        comparison = compare(record, committed)
+        if comparison.verdict == OTHER_DESIGN or report_markdown(comparison) == shown:
+            continue
+        items.append(f"- `{path.name}`: {summary_paragraph(json.loads(json.dumps(comparison.to_dict())))}")
+    return "\n".join(items) if items else NO_OTHER_CROSS_CHECK
 
 
 def reference_record(profile: str, dataset: str, folder: Path = BENCHMARK_RESULTS) -> dict[str, Any] | None:

@@ -144,6 +144,23 @@ def test_a_cross_check_is_kept_by_its_kernels_and_becomes_the_books_page(tmp_pat
         compare.publish_cross_check(ours, tmp_path / "cross", book, tmp_path / "empty")
 
 
+def test_other_cross_checks_list_the_kept_records_of_the_design_but_the_shipped_page_and_other_designs(tmp_path):
+    results, book, cross = tmp_path / "results", tmp_path / "reference", tmp_path / "cross"
+    results.mkdir()
+    (results / "summary-cpu.json").write_text(json.dumps(REFERENCE))
+    assert compare.other_cross_checks(book, cross, results) == compare.NO_OTHER_CROSS_CHECK
+    forced = copy.deepcopy(REFERENCE) | {"date": "2026-12-07T02:00:00+00:00"}
+    forced["provenance"] = forced["provenance"] | {"cpu_capability": "DEFAULT"}
+    compare.publish_cross_check(forced, cross, book, results)
+    other_machine = _record([_cell("none", [21, 22, 23, 21, 24]), _cell("aicsd", [31, 30, 29, 31, 30])], capability="AVX512")
+    compare.publish_cross_check(other_machine, cross, tmp_path / "elsewhere", results)
+    old_design = copy.deepcopy(REFERENCE) | {"design_digest": "design-0", "date": "2026-12-05"}
+    compare.publish_cross_check(old_design, cross, tmp_path / "elsewhere", results)
+    listed = compare.other_cross_checks(book, cross, results)
+    assert listed.startswith("- `summary-cpu-avx512-onednn-best-2026-12-06-abc.json`: Verdict: within the seed spread.")
+    assert len(listed.splitlines()) == 1  # the shipped page's record and the other design are not listed
+
+
 def test_the_shipped_comparison_page_is_the_comparison_of_the_kept_records():
     from aicsd.paths import COMPARISON_PAGE, CROSS_MACHINE, REFERENCE
 
@@ -159,8 +176,10 @@ def test_the_shipped_comparison_page_is_the_comparison_of_the_kept_records():
 def test_the_lever_runs_reproduce_the_references_plain_students_bit_for_bit():
     """The bit-identity the README and the book state for one machine: a variance-lever record's plain
     students whose run ids are the profile's recipe with only the moving average added, trained on the
-    reference's CPU capability in another checkout and process than the reference, beside that
-    average, score the same floats."""
+    reference's kind of CPU (its model and torch's capability; oneDNN picks its kernels by the CPU, so
+    an Intel and an AMD CPU at AVX512 differ in the last bits) in another process than the reference,
+    beside that average, score the same floats. Records on a variant of the generated set share the
+    run ids of the default set and are left out."""
     from aicsd.engine import run_id
     from aicsd.paths import BENCHMARK_RESULTS
     from aicsd.study import experiments
@@ -169,11 +188,12 @@ def test_the_lever_runs_reproduce_the_references_plain_students_bit_for_bit():
     if reference is None:
         pytest.skip("no committed reference record for the cpu profile on the generated data")
     plain = {cell["backbone"]: cell for cell in reference["cells"] if cell["group"] == "main" and cell["label"] == "none"}
-    capability = reference["provenance"]["cpu_capability"]
+    machine = {key: reference["provenance"][key] for key in ("cpu", "cpu_capability")}
     compared = 0
     for path in sorted(BENCHMARK_RESULTS.glob("variance_levers-cpu*.json")):
         record = json.loads(path.read_text())
-        if record.get("provenance", {}).get("cpu_capability") != capability:
+        origin = record.get("provenance", {})
+        if record.get("data_variant") or any(origin.get(key) != value for key, value in machine.items()):
             continue
         for backbone, cell in plain.items():
             ids = record["runs"].get(f"{backbone}:none", [])
@@ -185,7 +205,7 @@ def test_the_lever_runs_reproduce_the_references_plain_students_bit_for_bit():
                 assert record["cells"][f"{backbone}:none"]["raw, test"]["values"] == cell["values"], path.name
                 compared += 1
     if not compared:
-        pytest.skip(f"no lever record made on the reference's CPU capability ({capability}) trained a plain student with the profile's recipe")
+        pytest.skip(f"no lever record made on the reference's kind of CPU ({machine}) trained a plain student with the profile's recipe")
 
 
 def test_the_readme_paragraph_is_the_shipped_comparison_or_says_there_is_none(tmp_path):
