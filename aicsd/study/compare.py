@@ -321,7 +321,7 @@ def report_markdown(comparison: Comparison) -> str:
         lines.append("")
     else:
         lines += ["Every claim keeps its verdict.", ""]
-    raw_changed = claims[claims["raw_agree"] == False]  # noqa: E712 (None: a record without raw verdicts)
+    raw_changed = claims[claims["raw_agree"].eq(False)]  # None (a record without raw verdicts) is not a change
     if len(raw_changed):
         lines += [
             "## Raw verdicts that changed",
