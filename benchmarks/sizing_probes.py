@@ -98,7 +98,8 @@ def _run_dir(name: str) -> Path | None:
     return found[0] if found else None
 
 
-def _slug(variant: str) -> str:
+def variant_slug(variant: str) -> str:
+    """The variant's name as a file-name part: ``"v2 + large textures"`` -> ``"v2_p_large_textures"``."""
     return variant.replace(" ", "_").replace("+", "p")
 
 
@@ -106,13 +107,13 @@ def variant_runs(variant: str) -> Path:
     """Where runs on the variant's dataset are stored: a run's id names the generated set by its
     generator version and sizes only, which a variant shares with the default set, so its runs
     must never enter the shared run store, where a reproduction would take them for its own."""
-    return RUNS / "levers" / _slug(variant)
+    return RUNS / "levers" / variant_slug(variant)
 
 
 def generate(variant: str) -> Path:
     """The variant's dataset under ``DATA`` (generated once; its metadata names the current generator
     version, whatever the variant's settings)."""
-    root = DATA / _slug(variant)
+    root = DATA / variant_slug(variant)
     if not root.exists():
         settings = VARIANTS[variant]
         with mock.patch.multiple(synthetic_render, **settings) if settings else contextlib.nullcontext():

@@ -54,7 +54,7 @@ from aicsd.paths import BENCHMARK_RESULTS
 from aicsd.study import experiments
 from aicsd.study.provenance import provenance
 from aicsd.study.tables import LEVER_WAYS as WAYS
-from sizing_probes import VARIANTS, generate, variant_runs
+from sizing_probes import DATA, VARIANTS, generate, variant_runs, variant_slug
 
 PROFILE = "cpu"
 DEFAULT_CELLS = ("resnet18:none", "resnet18:aicsd", "mobilenet_v2:none", "mobilenet_v2:kd")
@@ -97,9 +97,9 @@ def cell_runs(cells: list[str], ema_decay: float, data_root: str | None = None, 
 
 
 def record_suffix(warmup_steps: int, overrides: dict[str, Any], tag: str = "", data_variant: str = "") -> str:
-    """The record's file-name suffix: ``-<data variant>`` (spaces as ``_``) where one is named,
+    """The record's file-name suffix: ``-<data variant>`` (its :func:`sizing_probes.variant_slug`) where one is named,
     ``-warmup<N>`` for a warm-up (none without), ``-<field><value>`` per override, then ``-<tag>``."""
-    parts = [data_variant.replace(" ", "_")] if data_variant else []
+    parts = [variant_slug(data_variant)] if data_variant else []
     parts += [f"warmup{warmup_steps}"] if warmup_steps else []
     parts += [f"{name}{value:g}" if isinstance(value, float) else f"{name}{value}" for name, value in overrides.items()]
     parts += [tag] if tag else []
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cells", nargs="+", default=list(DEFAULT_CELLS), help="backbone:method[*factor of the default weight]")
     parser.add_argument(
         "--data-variant", default="", choices=[""] + list(VARIANTS),
-        help="train on this variant of the generated set (sizing_probes.VARIANTS), generated under /tmp/sizing-data; its runs are kept apart, under /tmp/sizing-runs/levers/",
+        help=f"train on this variant of the generated set (sizing_probes.VARIANTS), generated under {DATA}; its runs are kept apart, under {variant_runs('NAME')}",
     )  # fmt: skip
     parser.add_argument("--tag", default="", help="a last part of the record's file name (e.g. 'tuned' for cells at swept weights)")
     args = parser.parse_args(argv)
